@@ -1,0 +1,141 @@
+package events
+
+import "encoding/json"
+
+// Case statuses.
+const (
+	StatusWaiting  = "Waiting"
+	StatusActive   = "Active"
+	StatusPending  = "Pending"
+	StatusResolved = "Resolved"
+	StatusClosed   = "Closed"
+)
+
+// Statuses lists every case status in lifecycle order.
+var Statuses = []string{StatusWaiting, StatusActive, StatusPending, StatusResolved, StatusClosed}
+
+// Case event types.
+const (
+	TypeCaseOpened         = "case.opened"
+	TypeCaseAssigned       = "case.assigned"
+	TypeCaseServiceStarted = "case.serviceStarted"
+	TypeCaseStatusChanged  = "case.statusChanged"
+	TypeCaseResolved       = "case.resolved"
+	TypeCaseClosed         = "case.closed"
+	TypeCaseNoteAdded      = "case.noteAdded"
+)
+
+// Ticket is the number a customer is called by: prefix from the service, number per unit and day.
+type Ticket struct {
+	Prefix string `json:"prefix"`
+	Suffix string `json:"suffix"`
+	Number int    `json:"number"`
+}
+
+// Customer identifies the customer a case is for.
+type Customer struct {
+	DataTableID string `json:"dataTableId"`
+	RecordID    string `json:"recordId"`
+	DisplayName string `json:"displayName"`
+}
+
+// CaseOpened is the first event of every case. The case is Waiting in its service's inbox
+// unless Status says otherwise; AssignedGroup is its type's operator group, if any.
+type CaseOpened struct {
+	CaseInstanceID     int64           `json:"caseInstanceId"`
+	CaseID             string          `json:"caseId"`
+	ServiceTypeID      string          `json:"serviceTypeId"`
+	ServiceCategoryID  string          `json:"serviceCategoryId"`
+	ServiceID          string          `json:"serviceId"`
+	UnitID             string          `json:"unitId"`
+	InboxID            string          `json:"inboxId"`
+	Status             string          `json:"status"`
+	AssignedGroup      string          `json:"assignedGroup,omitempty"`
+	Ticket             Ticket          `json:"ticket"`
+	Channel            string          `json:"channel,omitempty"`
+	EntryMode          string          `json:"entryMode,omitempty"`
+	Language           string          `json:"language,omitempty"`
+	Customer           *Customer       `json:"customer,omitempty"`
+	ContactPhoneNumber string          `json:"contactPhoneNumber,omitempty"`
+	ContactEmail       string          `json:"contactEmail,omitempty"`
+	Resolution         string          `json:"resolution,omitempty"`
+	Comments           string          `json:"comments,omitempty"`
+	CaseData           json.RawMessage `json:"caseData,omitempty"`
+}
+
+// EventType implements Event.
+func (CaseOpened) EventType() string { return TypeCaseOpened }
+
+// Assignment is who a case is assigned to: an operator (by userId), a group (by name), or
+// neither.
+type Assignment struct {
+	OperatorID string `json:"operatorId,omitempty"`
+	GroupName  string `json:"groupName,omitempty"`
+}
+
+// CaseAssigned moves a case to an operator (it becomes Active, locked by that operator) or to
+// a group (it becomes Waiting, unlocked). Previous is the assignment it replaces.
+type CaseAssigned struct {
+	To       Assignment `json:"to"`
+	Previous Assignment `json:"previous"`
+	// Status is the case's status after the assignment.
+	Status string `json:"status"`
+}
+
+// EventType implements Event.
+func (CaseAssigned) EventType() string { return TypeCaseAssigned }
+
+// CaseServiceStarted records that an agent took a waiting case (start-next): it becomes
+// Active, locked by and assigned to the agent.
+type CaseServiceStarted struct {
+	AgentID       string `json:"agentId"`
+	WorkstationID string `json:"workstationId,omitempty"`
+}
+
+// EventType implements Event.
+func (CaseServiceStarted) EventType() string { return TypeCaseServiceStarted }
+
+// CaseStatusChanged moves an open case between Waiting, Active and Pending.
+type CaseStatusChanged struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// EventType implements Event.
+func (CaseStatusChanged) EventType() string { return TypeCaseStatusChanged }
+
+// CaseResolved marks a case Resolved.
+type CaseResolved struct {
+	From       string `json:"from"`
+	Resolution string `json:"resolution,omitempty"`
+}
+
+// EventType implements Event.
+func (CaseResolved) EventType() string { return TypeCaseResolved }
+
+// CaseClosed marks a case Closed, its final status.
+type CaseClosed struct {
+	From string `json:"from"`
+}
+
+// EventType implements Event.
+func (CaseClosed) EventType() string { return TypeCaseClosed }
+
+// CaseNoteAdded adds a comment to a case. NoteID counts from 1 within the case.
+type CaseNoteAdded struct {
+	NoteID      int    `json:"noteId"`
+	Description string `json:"description"`
+}
+
+// EventType implements Event.
+func (CaseNoteAdded) EventType() string { return TypeCaseNoteAdded }
+
+func init() {
+	register[CaseOpened]()
+	register[CaseAssigned]()
+	register[CaseServiceStarted]()
+	register[CaseStatusChanged]()
+	register[CaseResolved]()
+	register[CaseClosed]()
+	register[CaseNoteAdded]()
+}

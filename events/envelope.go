@@ -1,0 +1,154 @@
+package events
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the version of every event type this package writes.
+const SchemaVersion = 1
+
+// Stream names and the headers every event carries.
+const (
+	// StreamCases holds the case events, one literal subject per case: cases.<caseInstanceId>.
+	StreamCases = "CASES"
+	// StreamDirectory holds the directory events, one subject per entity: directory.<kind>.<id>.
+	StreamDirectory = "DIRECTORY"
+
+	// HeaderEventType carries the envelope's type so that consumers can filter without decoding.
+	HeaderEventType = "Casestream-Event-Type"
+	// HeaderMsgID is JetStream's deduplication header; it carries the envelope's id.
+	HeaderMsgID = "Nats-Msg-Id"
+)
+
+// Actor kinds.
+const (
+	ActorOperator    = "operator"
+	ActorApplication = "application"
+	ActorSystem      = "system"
+)
+
+// Actor is who caused an event: an operator (by userId), an application acting for an agent
+// (by applicationId), or the system itself (bootstrap, demo).
+type Actor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Envelope is the JSON document stored as the body of every message in CASES and DIRECTORY.
+type Envelope struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Subject       string          `json:"subject"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	Actor         Actor           `json:"actor"`
+	CorrelationID string          `json:"correlationId"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// Event is the data of one event type.
+type Event interface {
+	// EventType returns the envelope type, such as "case.opened".
+	EventType() string
+}
+
+// Meta is what an envelope holds besides its data.
+type Meta struct {
+	ID            string
+	Subject       string
+	OccurredAt    time.Time
+	Actor         Actor
+	CorrelationID string
+}
+
+// Wrap puts ev into an envelope described by m. OccurredAt is stored in UTC, truncated to
+// the millisecond.
+func Wrap(m Meta, ev Event) (Envelope, error) {
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("encode %s: %w", ev.EventType(), err)
+	}
+	return Envelope{
+		ID:            m.ID,
+		Type:          ev.EventType(),
+		SchemaVersion: SchemaVersion,
+		Subject:       m.Subject,
+		OccurredAt:    m.OccurredAt.UTC().Truncate(time.Millisecond),
+		Actor:         m.Actor,
+		CorrelationID: m.CorrelationID,
+		Data:          data,
+	}, nil
+}
+
+// ErrUnknownType is returned by Decode for an event type this package does not know.
+// Consumers should skip such events: later schema versions may add types.
+var ErrUnknownType = errors.New("events: unknown event type")
+
+// Decode returns the typed data of env.
+func Decode(env Envelope) (Event, error) {
+	f, ok := registry[env.Type]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, env.Type)
+	}
+	ev, err := f(env.Data)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", env.Type, env.ID, err)
+	}
+	return ev, nil
+}
+
+// Unmarshal decodes a message body into an envelope.
+func Unmarshal(body []byte) (Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
+	}
+	return env, nil
+}
+
+// registry maps an event type to the decoder of its data. Decoded events are values, as
+// the aggregates produce them.
+var registry = map[string]func([]byte) (Event, error){}
+
+func register[T Event]() {
+	var zero T
+	registry[zero.EventType()] = func(b []byte) (Event, error) {
+		var v T
+		err := json.Unmarshal(b, &v)
+		return v, err
+	}
+}
+
+// Types returns every registered event type.
+func Types() []string {
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	return out
+}
+
+// CaseSubject is the literal subject of the case with the given caseInstanceId.
+func CaseSubject(caseInstanceID int64) string {
+	return "cases." + strconv.FormatInt(caseInstanceID, 10)
+}
+
+// CaseInstanceID parses a subject made by CaseSubject.
+func CaseInstanceID(subject string) (int64, bool) {
+	rest, ok := strings.CutPrefix(subject, "cases.")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// DirectorySubject is the literal subject of one directory entity.
+func DirectorySubject(kind, id string) string {
+	return "directory." + kind + "." + id
+}

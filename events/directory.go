@@ -192,9 +192,10 @@ func (AgentWorkspaceSelected) EventType() string { return TypeAgentWorkspaceSele
 var tokenSafe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 
 // SubjectToken returns s if it can stand as one subject token, and otherwise "x" followed
-// by its hex encoding, so that any name or code has a literal subject.
+// by its hex encoding, so that any name or code has a literal subject of its own. A safe
+// string that starts with "x" is encoded too, so that no two strings share a token.
 func SubjectToken(s string) string {
-	if tokenSafe.MatchString(s) {
+	if tokenSafe.MatchString(s) && s[0] != 'x' {
 		return s
 	}
 	return "x" + hex.EncodeToString([]byte(s))

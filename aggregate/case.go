@@ -1,0 +1,267 @@
+package aggregate
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/casestream/casestream/events"
+)
+
+// Note is a comment on a case.
+type Note struct {
+	ID          int
+	Description string
+}
+
+// Case is the state of one case, folded from its events. The zero Case is a case that does
+// not exist yet.
+type Case struct {
+	CaseInstanceID     int64
+	CaseID             string
+	ServiceTypeID      string
+	ServiceCategoryID  string
+	ServiceID          string
+	UnitID             string
+	InboxID            string
+	Status             string
+	AssignedTo         string
+	AssignedGroup      string
+	LockedBy           string
+	Ticket             events.Ticket
+	Channel            string
+	EntryMode          string
+	Language           string
+	Customer           *events.Customer
+	ContactPhoneNumber string
+	ContactEmail       string
+	Resolution         string
+	WorkstationID      string
+	Notes              []Note
+	CaseData           json.RawMessage
+	DateOpened         time.Time
+	StatusDate         time.Time
+	ReferenceDate      time.Time
+	DateClosed         time.Time
+	CaseTimestamp      time.Time
+	// Version counts the events applied.
+	Version int
+}
+
+// Exists reports whether the case has been opened.
+func (c *Case) Exists() bool { return c.CaseInstanceID != 0 }
+
+// Final reports whether the case is Resolved or Closed.
+func (c *Case) Final() bool {
+	return c.Status == events.StatusResolved || c.Status == events.StatusClosed
+}
+
+// Clone returns a copy of c that shares nothing mutable with it.
+func (c *Case) Clone() Case {
+	out := *c
+	out.Notes = slices.Clone(c.Notes)
+	if c.Customer != nil {
+		cu := *c.Customer
+		out.Customer = &cu
+	}
+	return out
+}
+
+// Apply folds one event that occurred at the given time into the case. Unknown events are
+// ignored, so that a newer log can still be read.
+func (c *Case) Apply(at time.Time, ev events.Event) {
+	at = at.UTC()
+	c.Version++
+	c.CaseTimestamp = at
+	switch e := ev.(type) {
+	case events.CaseOpened:
+		c.CaseInstanceID = e.CaseInstanceID
+		c.CaseID = e.CaseID
+		c.ServiceTypeID = e.ServiceTypeID
+		c.ServiceCategoryID = e.ServiceCategoryID
+		c.ServiceID = e.ServiceID
+		c.UnitID = e.UnitID
+		c.InboxID = e.InboxID
+		c.Status = e.Status
+		c.AssignedGroup = e.AssignedGroup
+		c.Ticket = e.Ticket
+		c.Channel = e.Channel
+		c.EntryMode = e.EntryMode
+		c.Language = e.Language
+		c.Customer = e.Customer
+		c.ContactPhoneNumber = e.ContactPhoneNumber
+		c.ContactEmail = e.ContactEmail
+		c.Resolution = e.Resolution
+		c.CaseData = e.CaseData
+		if e.Comments != "" {
+			c.Notes = append(c.Notes, Note{ID: 1, Description: e.Comments})
+		}
+		c.DateOpened, c.StatusDate, c.ReferenceDate = at, at, at
+	case events.CaseAssigned:
+		c.setStatus(e.Status, at)
+		if e.To.OperatorID != "" {
+			c.AssignedTo, c.LockedBy, c.AssignedGroup = e.To.OperatorID, e.To.OperatorID, ""
+		} else {
+			c.AssignedTo, c.LockedBy, c.AssignedGroup = "", "", e.To.GroupName
+		}
+	case events.CaseServiceStarted:
+		c.setStatus(events.StatusActive, at)
+		c.AssignedTo, c.LockedBy = e.AgentID, e.AgentID
+		c.WorkstationID = e.WorkstationID
+	case events.CaseStatusChanged:
+		c.setStatus(e.To, at)
+		if e.To == events.StatusWaiting {
+			c.LockedBy = ""
+		}
+	case events.CaseResolved:
+		c.setStatus(events.StatusResolved, at)
+		c.LockedBy = ""
+		if e.Resolution != "" {
+			c.Resolution = e.Resolution
+		}
+	case events.CaseClosed:
+		c.setStatus(events.StatusClosed, at)
+		c.LockedBy = ""
+		c.DateClosed = at
+	case events.CaseNoteAdded:
+		c.Notes = append(c.Notes, Note{ID: e.NoteID, Description: e.Description})
+	}
+}
+
+func (c *Case) setStatus(s string, at time.Time) {
+	if s != c.Status {
+		c.Status = s
+		c.StatusDate = at
+	}
+}
+
+// Directory is what the case commands read of the directory: an in-memory snapshot.
+type Directory interface {
+	OperatorByEmail(email string) (events.Operator, bool)
+	GroupByName(name string) (events.OperatorGroup, bool)
+	ServiceType(serviceTypeID string) (events.ServiceType, bool)
+}
+
+// MayHandle reports whether op may handle cases of the service type with the given code.
+func MayHandle(op events.Operator, typeCode string) bool {
+	return slices.Contains(op.ServiceTypes, "*") || slices.Contains(op.ServiceTypes, typeCode)
+}
+
+// MayActOn reports whether the calling operator may act on the case: it exists and is of a
+// type the operator may handle.
+func (c *Case) MayActOn(dir Directory, caller events.Operator) bool {
+	if !c.Exists() {
+		return false
+	}
+	st, ok := dir.ServiceType(c.ServiceTypeID)
+	return ok && MayHandle(caller, st.Code)
+}
+
+// Assign decides the operator API's "Assign case": to the operator with the given email, or
+// to the group with the given name. The rules are checked in the order of DESIGN.md section
+// 5; the first that fails is returned. Assigning to the current target returns no event.
+func (c *Case) Assign(dir Directory, caller events.Operator, email, groupName string) ([]events.Event, error) {
+	email, groupName = strings.TrimSpace(email), strings.TrimSpace(groupName)
+	switch {
+	case email != "" && groupName != "":
+		return nil, ErrAssignmentInvalid
+	case email == "" && groupName == "":
+		return nil, ErrAssignmentMissing
+	}
+	if !c.MayActOn(dir, caller) {
+		return nil, ErrCaseInvalidID
+	}
+	var to events.Assignment
+	if email != "" {
+		op, ok := dir.OperatorByEmail(email)
+		if !ok {
+			return nil, ErrOperatorNotValid
+		}
+		st, _ := dir.ServiceType(c.ServiceTypeID)
+		if !MayHandle(op, st.Code) {
+			return nil, ErrNotAuthorized
+		}
+		if op.Blocked {
+			return nil, ErrOperatorBlocked
+		}
+		to.OperatorID = op.UserID
+	} else {
+		g, ok := dir.GroupByName(groupName)
+		if !ok {
+			return nil, ErrGroupInvalidName
+		}
+		to.GroupName = g.Name
+	}
+	if c.Final() {
+		return nil, ErrAlreadyClosed
+	}
+	if to.OperatorID != "" && c.AssignedTo == to.OperatorID && c.AssignedGroup == "" && c.Status == events.StatusActive {
+		return nil, nil
+	}
+	if to.GroupName != "" && c.AssignedGroup == to.GroupName && c.AssignedTo == "" && c.Status == events.StatusWaiting {
+		return nil, nil
+	}
+	status := events.StatusWaiting
+	if to.OperatorID != "" {
+		status = events.StatusActive
+	}
+	return []events.Event{events.CaseAssigned{
+		To:       to,
+		Previous: events.Assignment{OperatorID: c.AssignedTo, GroupName: c.AssignedGroup},
+		Status:   status,
+	}}, nil
+}
+
+// Transition decides the operator API's status change to the named status. A Closed case
+// cannot change; a Resolved case can only be closed. The current status returns no event.
+func (c *Case) Transition(statusName string) ([]events.Event, error) {
+	if !slices.Contains(events.Statuses, statusName) {
+		return nil, ErrStatusInvalid
+	}
+	if statusName == c.Status {
+		return nil, nil
+	}
+	if c.Status == events.StatusClosed || (c.Status == events.StatusResolved && statusName != events.StatusClosed) {
+		return nil, ErrAlreadyClosed
+	}
+	switch statusName {
+	case events.StatusResolved:
+		return []events.Event{events.CaseResolved{From: c.Status}}, nil
+	case events.StatusClosed:
+		return []events.Event{events.CaseClosed{From: c.Status}}, nil
+	}
+	return []events.Event{events.CaseStatusChanged{From: c.Status, To: statusName}}, nil
+}
+
+// AddNote decides adding a comment to the case.
+func (c *Case) AddNote(description string) ([]events.Event, error) {
+	if strings.TrimSpace(description) == "" {
+		return nil, ErrDescriptionMissing
+	}
+	next := 1
+	if n := len(c.Notes); n > 0 {
+		next = c.Notes[n-1].ID + 1
+	}
+	return []events.Event{events.CaseNoteAdded{NoteID: next, Description: description}}, nil
+}
+
+// StartService decides an agent's start-next on this case: it must be Waiting.
+func (c *Case) StartService(agentID, workstationID string) ([]events.Event, error) {
+	if c.Status != events.StatusWaiting {
+		return nil, ErrWrongStatus
+	}
+	return []events.Event{events.CaseServiceStarted{AgentID: agentID, WorkstationID: workstationID}}, nil
+}
+
+// Resolve decides an agent's resolution of the case: it must be Active or Pending, and not
+// locked by another agent.
+func (c *Case) Resolve(agentID string) ([]events.Event, error) {
+	if c.Status != events.StatusActive && c.Status != events.StatusPending {
+		return nil, ErrWrongStatus
+	}
+	if c.LockedBy != "" && c.LockedBy != agentID {
+		return nil, ErrLockedByOther
+	}
+	return []events.Event{events.CaseResolved{From: c.Status}}, nil
+}

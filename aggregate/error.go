@@ -1,0 +1,36 @@
+package aggregate
+
+// Error is an expected refusal of a command: Key names what was wrong (a request field, or
+// "case"), Code is the code the operator API answers with. The agent-impersonation API maps
+// the same errors to its own codes.
+type Error struct {
+	Key  string
+	Code string
+}
+
+func (e *Error) Error() string { return "aggregate: " + e.Key + ": " + e.Code }
+
+// Is reports whether target is an *Error with the same key and code, so that errors.Is works
+// with the values below.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Key == e.Key && t.Code == e.Code
+}
+
+// The refusals of the case commands, spelled as the operator API spells them.
+var (
+	ErrAssignmentInvalid  = &Error{"assignment", "invalid"}
+	ErrAssignmentMissing  = &Error{"assignment", "missing"}
+	ErrCaseInvalidID      = &Error{"case", "invalidId"}
+	ErrOperatorNotValid   = &Error{"email", "operatorNotValid"}
+	ErrGroupInvalidName   = &Error{"groupName", "invalidName"}
+	ErrNotAuthorized      = &Error{"email", "isNotAuthorized"}
+	ErrOperatorBlocked    = &Error{"email", "blocked"}
+	ErrAlreadyClosed      = &Error{"case", "statusIsAlreadyClose"}
+	ErrStatusInvalid      = &Error{"statusName", "invalid"}
+	ErrDescriptionMissing = &Error{"description", "missing"}
+	// ErrWrongStatus refuses serving or resolving a case whose status does not allow it.
+	ErrWrongStatus = &Error{"case", "wrongStatus"}
+	// ErrLockedByOther refuses acting on a case that another agent is serving.
+	ErrLockedByOther = &Error{"case", "lockedByAnotherUser"}
+)

@@ -1,0 +1,33 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+
+	"github.com/casestream/casestream/events"
+)
+
+// Record is a stored event and the stream sequence it was stored at.
+type Record struct {
+	Seq      uint64
+	Envelope events.Envelope
+}
+
+var (
+	// ErrConflict means the subject's last sequence was not the expected one: another writer
+	// appended first. Reload and decide again.
+	ErrConflict = errors.New("eventstore: wrong last subject sequence")
+	// ErrDuplicate means the events were already stored by an earlier attempt of the same
+	// append (same event ids). Nothing new was written; reload to see them.
+	ErrDuplicate = errors.New("eventstore: duplicate append")
+)
+
+// Store appends events to a subject and loads them back.
+type Store interface {
+	// Load returns the events of subject whose stream sequence is above after, in order.
+	Load(ctx context.Context, subject string, after uint64) ([]Record, error)
+	// Append stores envs on subject, all or none, if the stream sequence of the subject's last
+	// event is expected (0: the subject has no event). It returns the stream sequence of the
+	// last event stored. Each envelope's ID is its deduplication id.
+	Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error)
+}

@@ -1,0 +1,86 @@
+// Package idempotency remembers the first answer to a request that carried an
+// Idempotency-Key, in a JetStream key-value bucket shared by every api replica, so that a
+// retry gets that answer again and writes nothing.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Bucket is the name of the key-value bucket that holds the answers.
+const Bucket = "CASESTREAM_IDEMPOTENCY"
+
+// Retention is how long an answer is kept.
+const Retention = 24 * time.Hour
+
+// Reply is a remembered answer.
+type Reply struct {
+	Status      int    `json:"status"`
+	ContentType string `json:"contentType"`
+	Body        []byte `json:"body"`
+}
+
+// Store keeps replies by key.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// Open creates or binds the bucket.
+func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   Bucket,
+		TTL:      Retention,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", Bucket, err)
+	}
+	return &Store{kv: kv}, nil
+}
+
+// Key derives a bucket key from the parts that scope an idempotency key (the caller, the
+// method and path, the key itself).
+func Key(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return hex.EncodeToString(sum[:])
+}
+
+// Get returns the reply remembered under key.
+func (s *Store) Get(ctx context.Context, key string) (Reply, bool, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Reply{}, false, nil
+	}
+	if err != nil {
+		return Reply{}, false, err
+	}
+	var r Reply
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return Reply{}, false, err
+	}
+	return r, true, nil
+}
+
+// Put remembers r under key unless a reply is remembered already: the first answer wins.
+func (s *Store) Put(ctx context.Context, key string, r Reply) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = s.kv.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil
+	}
+	return err
+}

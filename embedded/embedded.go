@@ -1,0 +1,131 @@
+// Package embedded runs a nats-server with JetStream inside the casestream process: the
+// default one-machine deployment, and the server every integration test starts.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// readyTimeout bounds how long Start waits for the server to accept connections.
+const readyTimeout = 10 * time.Second
+
+// ErrNotReady is returned by Start when the server did not become ready in time.
+var ErrNotReady = errors.New("embedded: nats-server not ready for connections")
+
+// Options says where and how the embedded server runs.
+type Options struct {
+	// StoreDir is the directory of JetStream's file storage.
+	StoreDir string
+	// Listen is the "host:port" where NATS clients connect. Empty means no client listener:
+	// the server is reachable only in process, through Connect.
+	Listen string
+	// SyncAlways makes the server fsync before acknowledging every write. Without it the
+	// server syncs lazily and may lose acknowledged writes on power loss.
+	SyncAlways bool
+	// ServerName names the server in monitoring and cluster output; empty lets the server
+	// pick one.
+	ServerName string
+}
+
+// Start starts a nats-server with JetStream on file storage in opts.StoreDir and returns it
+// once it accepts connections. The server installs no signal handlers: the caller owns the
+// process's lifecycle and calls Shutdown.
+func Start(opts Options) (*server.Server, error) {
+	if opts.StoreDir == "" {
+		return nil, errors.New("embedded: StoreDir is required")
+	}
+	sopts := &server.Options{
+		ServerName: opts.ServerName,
+		JetStream:  true,
+		StoreDir:   opts.StoreDir,
+		SyncAlways: opts.SyncAlways,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if opts.Listen == "" {
+		sopts.DontListen = true
+	} else {
+		host, port, err := splitHostPort(opts.Listen)
+		if err != nil {
+			return nil, err
+		}
+		sopts.Host, sopts.Port = host, port
+	}
+	return start(sopts)
+}
+
+func start(sopts *server.Options) (*server.Server, error) {
+	s, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: new server: %w", err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(readyTimeout) {
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil, ErrNotReady
+	}
+	return s, nil
+}
+
+// splitHostPort parses "host:port"; port -1 asks for a random free port.
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("embedded: listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("embedded: listen address %q: bad port", addr)
+	}
+	return host, port, nil
+}
+
+// Connect opens a client connection to s in process, without a network listener, so it
+// works whether or not s accepts outside clients.
+func Connect(s *server.Server, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.InProcessServer(s)}, opts...)
+	nc, err := nats.Connect("", opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// StartTest starts a server for a test: a random client port on 127.0.0.1, storage in a
+// temporary directory, lazy fsync. The connection and the server are closed when the test
+// ends.
+func StartTest(tb testing.TB) (*server.Server, *nats.Conn) {
+	tb.Helper()
+	s, err := start(&server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  tb.TempDir(),
+		NoSigs:    true,
+		NoLog:     true,
+	})
+	if err != nil {
+		tb.Fatalf("start nats-server: %v", err)
+	}
+	nc, err := Connect(s)
+	if err != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+		tb.Fatalf("connect: %v", err)
+	}
+	tb.Cleanup(func() {
+		nc.Close()
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return s, nc
+}

@@ -1,0 +1,193 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/casestream/casestream/aggregate"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+)
+
+// counterIDs hands out ids from memory.
+type counterIDs struct{ n, ticket atomic.Int64 }
+
+func (c *counterIDs) NextCaseInstanceID(context.Context) (int64, error) { return c.n.Add(1), nil }
+func (c *counterIDs) NextTicketNumber(context.Context, string, time.Time) (int, error) {
+	return int(c.ticket.Add(1)), nil
+}
+
+type fakeDirectory struct{ ops []events.Operator }
+
+func (d fakeDirectory) OperatorByEmail(email string) (events.Operator, bool) {
+	for _, op := range d.ops {
+		if strings.EqualFold(op.Email, email) {
+			return op, true
+		}
+	}
+	return events.Operator{}, false
+}
+func (d fakeDirectory) GroupByName(name string) (events.OperatorGroup, bool) {
+	return events.OperatorGroup{Name: name}, name == "Tier 1"
+}
+func (d fakeDirectory) ServiceType(id string) (events.ServiceType, bool) {
+	return events.ServiceType{ServiceTypeID: id, Code: "ACC"}, true
+}
+
+func testDirectory(n int) fakeDirectory {
+	var d fakeDirectory
+	for i := range n {
+		d.ops = append(d.ops, events.Operator{UserID: fmt.Sprintf("u%d", i), Email: fmt.Sprintf("op%d@example.com", i), ServiceTypes: []string{"*"}})
+	}
+	return d
+}
+
+var system = Meta{Actor: events.Actor{Kind: events.ActorSystem, ID: "test"}}
+
+func openOne(t testing.TB, s *Service) aggregate.Case {
+	t.Helper()
+	c, err := s.Open(context.Background(), system, OpenRequest{
+		ServiceType: events.ServiceType{ServiceTypeID: "t1", ServiceCategoryID: "cat"},
+		Service:     events.Service{ServiceID: "s1", UnitID: "unit", InboxID: "inbox", TicketPrefix: "A"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// assertStateIsLog checks that the case's state equals the fold of its stored events.
+func assertStateIsLog(t *testing.T, store eventstore.Store, got aggregate.Case) {
+	t.Helper()
+	recs, err := store.Load(context.Background(), events.CaseSubject(got.CaseInstanceID), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want aggregate.Case
+	for _, r := range recs {
+		ev, err := events.Decode(r.Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Apply(r.Envelope.OccurredAt, ev)
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("state\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestConcurrentAssignmentsOfOneCase(t *testing.T) {
+	store := eventstore.NewMemory()
+	svc := NewService(store, &counterIDs{}, Options{})
+	dir := testDirectory(24)
+	c := openOne(t, svc)
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := range 24 {
+		wg.Go(func() {
+			_, err := svc.Execute(context.Background(), c.CaseInstanceID, system, func(c *aggregate.Case) ([]events.Event, error) {
+				return c.Assign(dir, dir.ops[0], fmt.Sprintf("op%d@example.com", i), "")
+			})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("assignment: %v", err)
+		}
+	}
+	got, err := svc.Get(context.Background(), c.CaseInstanceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 25 {
+		t.Errorf("version: got %d, want 25 (open + 24 assignments)", got.Version)
+	}
+	assertStateIsLog(t, store, got)
+}
+
+func TestReplicasResolveConflicts(t *testing.T) {
+	store := eventstore.NewMemory()
+	ids := &counterIDs{}
+	a, b := NewService(store, ids, Options{}), NewService(store, ids, Options{})
+	dir := testDirectory(4)
+	c := openOne(t, a)
+	if _, err := b.Get(context.Background(), c.CaseInstanceID); err != nil {
+		t.Fatal(err)
+	}
+	// a writes, so b's cached state is stale; b must reload and decide again.
+	for i, s := range []*Service{a, b, a, b} {
+		_, err := s.Execute(context.Background(), c.CaseInstanceID, system, func(c *aggregate.Case) ([]events.Event, error) {
+			return c.Assign(dir, dir.ops[0], fmt.Sprintf("op%d@example.com", i), "")
+		})
+		if err != nil {
+			t.Fatalf("assignment %d: %v", i, err)
+		}
+	}
+	got, _ := b.Get(context.Background(), c.CaseInstanceID)
+	if got.AssignedTo != "u3" || got.Version != 5 {
+		t.Fatalf("got assignedTo %q version %d, want u3 and 5", got.AssignedTo, got.Version)
+	}
+	assertStateIsLog(t, store, got)
+}
+
+func TestIdempotencyKeyWritesOnce(t *testing.T) {
+	store := eventstore.NewMemory()
+	ids := &counterIDs{}
+	a, b := NewService(store, ids, Options{}), NewService(store, ids, Options{})
+	c := openOne(t, a)
+	meta := system
+	meta.IdempotencyKey = "note-1"
+	note := func(c *aggregate.Case) ([]events.Event, error) { return c.AddNote("called back") }
+	if _, err := a.Execute(context.Background(), c.CaseInstanceID, meta, note); err != nil {
+		t.Fatal(err)
+	}
+	// A retry through another replica decides the same note again, with the same event id;
+	// the store recognises it and nothing new is written.
+	if _, err := b.Execute(context.Background(), c.CaseInstanceID, meta, note); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := store.Load(context.Background(), events.CaseSubject(c.CaseInstanceID), 0)
+	if len(recs) != 2 {
+		t.Fatalf("got %d events, want 2 (opened, one note)", len(recs))
+	}
+}
+
+func TestUnknownCase(t *testing.T) {
+	svc := NewService(eventstore.NewMemory(), &counterIDs{}, Options{})
+	if _, err := svc.Get(context.Background(), 99); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("got %v, want %v", err, ErrNotFound)
+	}
+	if _, err := svc.Get(context.Background(), -1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("got %v, want %v", err, ErrNotFound)
+	}
+}
+
+func TestCacheEvictionKeepsCorrectness(t *testing.T) {
+	store := eventstore.NewMemory()
+	svc := NewService(store, &counterIDs{}, Options{CacheSize: 4})
+	var opened []aggregate.Case
+	for range 20 {
+		opened = append(opened, openOne(t, svc))
+	}
+	for _, c := range opened {
+		got, err := svc.Get(context.Background(), c.CaseInstanceID)
+		if err != nil || got.CaseID != c.CaseID {
+			t.Fatalf("case %d: got %+v, %v", c.CaseInstanceID, got, err)
+		}
+	}
+	svc.mu.Lock()
+	n := len(svc.entries)
+	svc.mu.Unlock()
+	if n > 4 {
+		t.Fatalf("cache holds %d cases, want at most 4", n)
+	}
+}

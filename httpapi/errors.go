@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/casestream/casestream/aggregate"
+	"github.com/casestream/casestream/cases"
+)
+
+// opError is an operator API refusal that is not a case rule: authentication, request shape.
+type opError struct {
+	status    int
+	key, code string
+}
+
+func (e *opError) Error() string { return e.key + ": " + e.code }
+
+// The operator API's own refusals.
+var (
+	errTouchpointMissing  = &opError{http.StatusUnauthorized, "touchpoint", "missing"}
+	errTouchpointInvalid  = &opError{http.StatusUnauthorized, "touchpoint", "invalid"}
+	errOperatorMissing    = &opError{http.StatusUnauthorized, "operator", "notAuthenticated"}
+	errOperatorInvalid    = &opError{http.StatusUnauthorized, "operator", "invalidCredentials"}
+	errOperatorBlocked    = &opError{http.StatusUnauthorized, "operator", "blocked"}
+	errPrincipalMissing   = &opError{http.StatusBadRequest, "principal", "missing"}
+	errPasswordMissing    = &opError{http.StatusBadRequest, "password", "missing"}
+	errSigninInvalid      = &opError{http.StatusUnauthorized, "signin", "invalidCredentials"}
+	errCategoryRequired   = &opError{http.StatusBadRequest, "categoryCode", "CodeRequired"}
+	errTypeRequired       = &opError{http.StatusBadRequest, "typeCode", "CodeRequired"}
+	errCategoryInvalid    = &opError{http.StatusBadRequest, "categoryCode", "InvalidCode"}
+	errTypeInvalid        = &opError{http.StatusBadRequest, "typeCode", "InvalidCode"}
+	errTypeNotAuthorized  = &opError{http.StatusBadRequest, "typeCode", "isNotAuthorized"}
+	errOpenStatusInvalid  = &opError{http.StatusBadRequest, "status", "invalid"}
+	errCaseDataInvalid    = &opError{http.StatusBadRequest, "caseData", "invalid"}
+	errIdempotencyKeyLong = &opError{http.StatusBadRequest, "idempotencyKey", "invalid"}
+)
+
+// operatorStatus is the one table from errors to the operator API's status and error body.
+func operatorStatus(err error) (status int, key, code string) {
+	var oe *opError
+	var ae *aggregate.Error
+	switch {
+	case errors.As(err, &oe):
+		return oe.status, oe.key, oe.code
+	case errors.As(err, &ae):
+		return http.StatusBadRequest, ae.Key, ae.Code
+	case errors.Is(err, cases.ErrNotFound):
+		return http.StatusBadRequest, "case", "invalidId"
+	case errors.Is(err, errBodyMalformed):
+		return http.StatusBadRequest, "body", "malformed"
+	case errors.Is(err, errBodyContentType):
+		return http.StatusBadRequest, "body", "unsupportedContentType"
+	case errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, "body", "tooLarge"
+	case errors.Is(err, errRouteNotFound):
+		return http.StatusNotFound, "route", "notFound"
+	case errors.Is(err, errMethodNotAllowed):
+		return http.StatusMethodNotAllowed, "method", "notAllowed"
+	case errors.Is(err, cases.ErrTooManyConflicts):
+		return http.StatusConflict, "case", "concurrentModification"
+	case errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "service", "unavailable"
+	}
+	return http.StatusInternalServerError, "server", "internalError"
+}
+
+// operator adapts an operator API handler: a returned error becomes the answer.
+func (s *Server) operator(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.operatorError(w, r, err)
+		}
+	}
+}
+
+func (s *Server) operatorError(w http.ResponseWriter, r *http.Request, err error) {
+	status, key, code := operatorStatus(err)
+	s.countError("operator", status, code)
+	if status >= 500 {
+		s.log.Error("operator api", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if werr := writeJSON(w, status, map[string]map[string]string{"errors": {key: code}}); werr != nil {
+		s.log.Error("write error body", "err", werr)
+	}
+}
+
+func (s *Server) countError(surface string, status int, code string) {
+	s.metrics.errors.WithLabelValues(surface, strconv.Itoa(status), code).Inc()
+}

@@ -1,0 +1,159 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/idempotency"
+	"github.com/casestream/casestream/tokens"
+)
+
+// MaxBodyBytes is the largest request body accepted.
+const MaxBodyBytes = 1 << 20
+
+// Directory is what the HTTP surfaces read of the directory.
+type Directory interface {
+	OperatorByEmail(email string) (events.Operator, bool)
+	Operator(userID string) (events.Operator, bool)
+	GroupByName(name string) (events.OperatorGroup, bool)
+	ServiceType(id string) (events.ServiceType, bool)
+	ServiceTypeByCode(code string) (events.ServiceType, bool)
+	ServiceCategory(id string) (events.ServiceCategory, bool)
+	ServiceCategoryByCode(code string) (events.ServiceCategory, bool)
+	ServiceTypes() []events.ServiceType
+	Service(id string) (events.Service, bool)
+	VerifyOperator(email, password string) (events.Operator, error)
+	VerifyTouchpoint(code, token string) error
+}
+
+// Readiness reports whether the service can answer: NATS reachable, streams present,
+// projector caught up. A nil error means ready.
+type Readiness func(ctx context.Context) error
+
+// Config holds a Server's collaborators.
+type Config struct {
+	Cases       *cases.Service
+	Directory   Directory
+	Sessions    *tokens.Bucket
+	Idempotency *idempotency.Store
+	Queries     Queries
+	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
+	Positions func(ctx context.Context) (cases, directory uint64, err error)
+	Ready     Readiness
+	Logger    *slog.Logger
+	// Registry receives the server's metrics; a new registry by default.
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP handler of both API surfaces.
+type Server struct {
+	cfg     Config
+	router  *mux.Router
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// NewServer returns a Server with every route registered.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
+	s.router.Use(s.instrument)
+	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
+	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
+	s.router.NotFoundHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errRouteNotFound })
+	s.router.MethodNotAllowedHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errMethodNotAllowed })
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeBody(w, http.StatusOK, "application/json", []byte(`{"status":"ok"}`+"\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(ctx); err != nil {
+			b, _ := json.Marshal(map[string]string{"status": "unavailable", "reason": err.Error()})
+			writeBody(w, http.StatusServiceUnavailable, "application/json", append(b, '\n'))
+			return
+		}
+	}
+	writeBody(w, http.StatusOK, "application/json", []byte(`{"status":"ready"}`+"\n"))
+}
+
+// writeJSON encodes v into a buffer, then writes the status and the buffer. An encoding
+// failure becomes an error the caller's adapter turns into a 500.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	writeBody(w, status, "application/json; charset=utf-8", buf.Bytes())
+	return nil
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// Body errors, shared by both surfaces.
+var (
+	errBodyMalformed      = errors.New("malformed JSON body")
+	errBodyTooLarge       = errors.New("body over 1 MiB")
+	errBodyContentType    = errors.New("content type is not application/json")
+	errRouteNotFound      = errors.New("no such route")
+	errMethodNotAllowed   = errors.New("method not allowed")
+	errServiceUnavailable = errors.New("service unavailable")
+)
+
+// readJSON decodes the request body into v: it must be application/json (a charset parameter
+// is accepted), at most MaxBodyBytes, and one well-formed JSON value.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return errBodyContentType
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return errBodyTooLarge
+		}
+		return errBodyMalformed
+	}
+	if dec.Decode(&struct{}{}) != io.EOF {
+		return errBodyMalformed
+	}
+	return nil
+}

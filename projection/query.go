@@ -1,0 +1,191 @@
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/casestream/casestream/eventstore"
+)
+
+// AgentStates answers where an agent currently works: its current unit ("" if none) and its
+// workspace in that unit ("" if none).
+type AgentStates interface {
+	AgentState(userID string) (unitID, workspaceID string)
+}
+
+// Follower is a view folded from a stream: it applies records and says how far it got.
+type Follower interface {
+	Apply(r eventstore.Record)
+	LastSeq() uint64
+}
+
+// Directory is the directory view the projector reads names and agent state from and feeds
+// with the DIRECTORY stream. *directory.Directory implements it.
+type Directory interface {
+	Names
+	AgentStates
+	Follower
+}
+
+// Outcome is the decision of a listing request.
+type Outcome int
+
+// The outcomes of ListActive, each an answer of the agent-impersonation API.
+const (
+	// Listed: the user's active cases in the current unit (200).
+	Listed Outcome = iota
+	// UnknownUser: no operator has that userId (404).
+	UnknownUser
+	// NoCurrentUnit: the user has not selected a current unit (403).
+	NoCurrentUnit
+	// NoWorkspace: the user has no workspace in the current unit (409, errorCode 1011).
+	NoWorkspace
+)
+
+var outcomeNames = [...]string{"listed", "unknownUser", "noCurrentUnit", "noWorkspace"}
+
+// String returns the outcome's wire name.
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("Outcome(%d)", int(o))
+	}
+	return outcomeNames[o]
+}
+
+func parseOutcome(s string) (Outcome, bool) {
+	for i, n := range outcomeNames {
+		if n == s {
+			return Outcome(i), true
+		}
+	}
+	return 0, false
+}
+
+// The refusals of a listing, as errors for the API's error table (see ListResult.Err).
+var (
+	ErrUnknownUser   = errors.New("projection: unknown user")
+	ErrNoCurrentUnit = errors.New("projection: no current unit selected")
+	ErrNoWorkspace   = errors.New("projection: no workspace in the current unit")
+)
+
+// ListResult is the answer to a listing of an agent's active cases.
+type ListResult struct {
+	Outcome     Outcome
+	UnitID      string
+	WorkspaceID string
+	// Cases is the JSON array of ActiveCase objects, ready to be written as the response body;
+	// "[]" when there are none. Nil unless Outcome is Listed.
+	Cases json.RawMessage
+}
+
+// Err returns nil for a listing and the refusal's sentinel error otherwise.
+func (r ListResult) Err() error {
+	switch r.Outcome {
+	case Listed:
+		return nil
+	case UnknownUser:
+		return ErrUnknownUser
+	case NoCurrentUnit:
+		return ErrNoCurrentUnit
+	case NoWorkspace:
+		return ErrNoWorkspace
+	}
+	return fmt.Errorf("projection: unknown outcome %d", int(r.Outcome))
+}
+
+// Projector is the read side: the case model and the directory view, fed by the CASES and
+// DIRECTORY streams, answering queries once they have caught up with a given point of both.
+// Records must be applied through ApplyCases and ApplyDirectory, which wake the waiters.
+type Projector struct {
+	model *Model
+	dir   Directory
+
+	mu      sync.Mutex    // guards applied
+	applied chan struct{} // closed and cleared on the next apply; nil when nobody waits
+}
+
+// NewProjector returns a projector over an empty model and the given directory view.
+func NewProjector(dir Directory) *Projector {
+	return &Projector{model: NewModel(), dir: dir}
+}
+
+// Model returns the projector's case model.
+func (p *Projector) Model() *Model { return p.model }
+
+// Directory returns the projector's directory view.
+func (p *Projector) Directory() Directory { return p.dir }
+
+// ApplyCases folds one record of the CASES stream.
+func (p *Projector) ApplyCases(r eventstore.Record) {
+	p.model.Apply(r)
+	p.wake()
+}
+
+// ApplyDirectory folds one record of the DIRECTORY stream.
+func (p *Projector) ApplyDirectory(r eventstore.Record) {
+	p.dir.Apply(r)
+	p.wake()
+}
+
+func (p *Projector) wake() {
+	p.mu.Lock()
+	if p.applied != nil {
+		close(p.applied)
+		p.applied = nil
+	}
+	p.mu.Unlock()
+}
+
+// CaughtUp reports whether the CASES records up to casesSeq and the DIRECTORY records up to
+// directorySeq have been applied.
+func (p *Projector) CaughtUp(casesSeq, directorySeq uint64) bool {
+	return p.model.LastSeq() >= casesSeq && p.dir.LastSeq() >= directorySeq
+}
+
+// WaitFor returns once the CASES records up to casesSeq and the DIRECTORY records up to
+// directorySeq have been applied (read-your-writes), or with ctx's error.
+func (p *Projector) WaitFor(ctx context.Context, casesSeq, directorySeq uint64) error {
+	for {
+		p.mu.Lock()
+		// Checked under mu: an apply that lands after this check closes the channel taken here.
+		if p.CaughtUp(casesSeq, directorySeq) {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.applied == nil {
+			p.applied = make(chan struct{})
+		}
+		ch := p.applied
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ListActive decides the agent-impersonation API's "List Active Cases" for the user: unknown
+// user, no current unit, no workspace in it, or the user's active cases in the current unit
+// (see Model.ActiveCases for their order) with today's directory names.
+func (p *Projector) ListActive(userID string) ListResult {
+	if _, ok := p.dir.Operator(userID); !ok {
+		return ListResult{Outcome: UnknownUser}
+	}
+	unitID, workspaceID := p.dir.AgentState(userID)
+	if unitID == "" {
+		return ListResult{Outcome: NoCurrentUnit}
+	}
+	if workspaceID == "" {
+		return ListResult{Outcome: NoWorkspace, UnitID: unitID}
+	}
+	cases, err := json.Marshal(Listing(p.model.ActiveCases(userID, unitID), p.dir))
+	if err != nil {
+		// ActiveCase holds only strings, numbers and valid RawMessages: this cannot fail.
+		panic(fmt.Sprintf("projection: encode listing: %v", err))
+	}
+	return ListResult{Outcome: Listed, UnitID: unitID, WorkspaceID: workspaceID, Cases: cases}
+}

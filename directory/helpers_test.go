@@ -1,0 +1,156 @@
+package directory
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+)
+
+const demoPath = "../examples/demo-directory.json"
+
+// Ids of the demo file used across the tests.
+const (
+	downtown    = "5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e01"
+	airport     = "5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e02"
+	wsCounter   = "9c1d2e3f-4a5b-4c6d-8e7f-1a2b3c4d5e01"
+	wsBack      = "9c1d2e3f-4a5b-4c6d-8e7f-1a2b3c4d5e02"
+	wsArrivals  = "9c1d2e3f-4a5b-4c6d-8e7f-1a2b3c4d5e03"
+	alice       = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a01"
+	bob         = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a02"
+	carol       = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a03"
+	dave        = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a04"
+	erin        = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a05"
+	demoApp     = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c01"
+	demoEntries = 2 + 3 + 3 + 3 + 2 + 4 + 5 + 2 + 1 + 1
+)
+
+// demoFile parses the demo bootstrap file, fresh for each call so that tests may change it.
+func demoFile(t testing.TB) *File {
+	t.Helper()
+	b, err := os.ReadFile(demoPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(b)
+	if err != nil {
+		t.Fatalf("parse demo: %v", err)
+	}
+	return f
+}
+
+// eventCount numbers the event ids of the tests: ids must be unique across a store.
+var eventCount atomic.Int64
+
+// testOptions are bootstrap options with a fixed clock and the cheapest bcrypt cost.
+func testOptions() BootstrapOptions {
+	return BootstrapOptions{
+		Now:        func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) },
+		NewID:      func() string { return fmt.Sprintf("evt-%d", eventCount.Add(1)) },
+		BcryptCost: bcrypt.MinCost,
+	}
+}
+
+// subjectLog is a Store that remembers every subject appended to, so that a test can load
+// the whole directory back.
+type subjectLog struct {
+	*eventstore.Memory
+	mu       sync.Mutex // guards subjects
+	subjects map[string]bool
+}
+
+func newSubjectLog() *subjectLog {
+	return &subjectLog{Memory: eventstore.NewMemory(), subjects: map[string]bool{}}
+}
+
+func (s *subjectLog) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
+	seq, err := s.Memory.Append(ctx, subject, expected, envs)
+	if err == nil {
+		s.mu.Lock()
+		s.subjects[subject] = true
+		s.mu.Unlock()
+	}
+	return seq, err
+}
+
+// rebuild loads every record of s into a fresh Directory, in stream order.
+func (s *subjectLog) rebuild(t testing.TB) *Directory {
+	t.Helper()
+	s.mu.Lock()
+	subjects := slices.Collect(maps.Keys(s.subjects))
+	s.mu.Unlock()
+	var all []eventstore.Record
+	for _, subj := range subjects {
+		recs, err := s.Load(context.Background(), subj, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, recs...)
+	}
+	slices.SortFunc(all, func(a, b eventstore.Record) int { return int(a.Seq) - int(b.Seq) })
+	d := New()
+	for _, r := range all {
+		d.Apply(r)
+	}
+	return d
+}
+
+// bootstrapDemo applies the demo file to a fresh store and directory.
+func bootstrapDemo(t testing.TB) (*subjectLog, *Directory) {
+	t.Helper()
+	store, d := newSubjectLog(), New()
+	if _, err := Bootstrap(context.Background(), store, d, demoFile(t), testOptions()); err != nil {
+		t.Fatalf("bootstrap demo: %v", err)
+	}
+	return store, d
+}
+
+// snapshot is everything a Directory's view holds, for comparing two of them.
+func snapshot(d *Directory) map[string]any {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return map[string]any{
+		"lastSeq": d.lastSeq, "subjectSeq": d.subjectSeq,
+		"units": d.units, "inboxes": d.inboxes, "workspaces": d.workspaces,
+		"services": d.services, "categories": d.categories, "types": d.types,
+		"operators": d.operators, "groups": d.groups, "touchpoints": d.touchpoints,
+		"applications": d.applications, "agents": d.agents,
+		"operatorByEmail": d.operatorByEmail, "groupByName": d.groupByName,
+		"categoryByCode": d.categoryByCode, "typeByCode": d.typeByCode,
+		"appByClientID": d.appByClientID,
+	}
+}
+
+func sameView(t testing.TB, got, want *Directory) {
+	t.Helper()
+	g, w := snapshot(got), snapshot(want)
+	for k := range w {
+		if !reflect.DeepEqual(g[k], w[k]) {
+			t.Errorf("%s: got %v, want %v", k, g[k], w[k])
+		}
+	}
+}
+
+// record wraps ev as the record of seq on the entity's subject.
+func record(t testing.TB, seq uint64, kind, id string, ev events.Event) eventstore.Record {
+	t.Helper()
+	env, err := events.Wrap(events.Meta{
+		ID:      fmt.Sprintf("rec-%d", seq),
+		Subject: events.DirectorySubject(kind, events.SubjectToken(id)),
+	}, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eventstore.Record{Seq: seq, Envelope: env}
+}

@@ -12,12 +12,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/idempotency"
 	"github.com/casestream/casestream/tokens"
 )
@@ -25,32 +27,25 @@ import (
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 1 << 20
 
-// Directory is what the HTTP surfaces read of the directory.
-type Directory interface {
-	OperatorByEmail(email string) (events.Operator, bool)
-	Operator(userID string) (events.Operator, bool)
-	GroupByName(name string) (events.OperatorGroup, bool)
-	ServiceType(id string) (events.ServiceType, bool)
-	ServiceTypeByCode(code string) (events.ServiceType, bool)
-	ServiceCategory(id string) (events.ServiceCategory, bool)
-	ServiceCategoryByCode(code string) (events.ServiceCategory, bool)
-	ServiceTypes() []events.ServiceType
-	Service(id string) (events.Service, bool)
-	VerifyOperator(email, password string) (events.Operator, error)
-	VerifyTouchpoint(code, token string) error
-}
-
 // Readiness reports whether the service can answer: NATS reachable, streams present,
 // projector caught up. A nil error means ready.
 type Readiness func(ctx context.Context) error
 
 // Config holds a Server's collaborators.
 type Config struct {
-	Cases       *cases.Service
-	Directory   Directory
-	Sessions    *tokens.Bucket
-	Idempotency *idempotency.Store
-	Queries     Queries
+	Cases *cases.Service
+	// Directory is the api's view of the directory; agent state changes are appended through
+	// Store and applied to it.
+	Directory *directory.Directory
+	Store     eventstore.Store
+	// Sessions holds the operator API's session cookies; AccessTokens the agent API's tokens.
+	Sessions     *tokens.Bucket
+	AccessTokens *tokens.Bucket
+	Idempotency  *idempotency.Store
+	Queries      Queries
+	AgentQueries AgentQueries
+	// NewID returns event ids; uuid.NewString by default.
+	NewID func() string
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
 	Positions func(ctx context.Context) (cases, directory uint64, err error)
 	Ready     Readiness
@@ -72,6 +67,9 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.NewID == nil {
+		cfg.NewID = uuid.NewString
+	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -81,6 +79,7 @@ func NewServer(cfg Config) *Server {
 	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
+	s.registerAgentRoutes(s.router)
 	s.router.NotFoundHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errRouteNotFound })
 	s.router.MethodNotAllowedHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errMethodNotAllowed })
 	return s

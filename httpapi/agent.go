@@ -1,0 +1,471 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/casestream/casestream/aggregate"
+	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/projection"
+	"github.com/casestream/casestream/tokens"
+)
+
+// AgentQueries answers the read-side questions of the agent-impersonation API. Each call
+// reflects at least the given stream sequences of CASES and DIRECTORY.
+type AgentQueries interface {
+	ActiveCases(ctx context.Context, userID string, minCases, minDir uint64) (projection.ListResult, error)
+	NextWaiting(ctx context.Context, inboxIDs, groups []string, limit int, minCases, minDir uint64) ([]int64, error)
+	QueuePosition(ctx context.Context, id int64, minCases, minDir uint64) (int, bool, error)
+	CaseLookup(ctx context.Context, caseID string, minCases, minDir uint64) (int64, bool, error)
+}
+
+// uuidPattern restricts path ids to uuids, so that /api/v4 never matches an applicationId.
+const uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+func (s *Server) registerAgentRoutes(r *mux.Router) {
+	r.HandleFunc("/oauth2/token", s.agent(s.token)).Methods(http.MethodPost)
+	app := r.PathPrefix("/{applicationId:" + uuidPattern + "}").Subrouter()
+	agents := app.PathPrefix("/agents/{userId}").Subrouter()
+	agents.HandleFunc("/status", s.agent(s.impersonator(s.agentStatus))).Methods(http.MethodGet)
+	agents.HandleFunc("/units/_current", s.agent(s.impersonator(s.selectUnit))).Methods(http.MethodPost)
+	agents.HandleFunc("/workspaces", s.agent(s.impersonator(s.workspaces))).Methods(http.MethodGet)
+	agents.HandleFunc("/activeCases", s.agent(s.impersonator(s.activeCases))).Methods(http.MethodGet)
+	agents.HandleFunc("/actions/startNext", s.agent(s.impersonator(s.startNext))).Methods(http.MethodPost)
+	agents.HandleFunc("/cases/{caseId}/actions/resolve", s.agent(s.impersonator(s.resolve))).Methods(http.MethodPost)
+	app.HandleFunc("/services/{serviceId}/cases", s.agent(s.withRole(events.RoleCaseManager, s.queueUp))).Methods(http.MethodPost)
+}
+
+// agentError is an agent-impersonation API refusal: a status, the vendor's errorCode where
+// it gives one, and a message.
+type agentError struct {
+	status  int
+	code    int
+	message string
+}
+
+func (e *agentError) Error() string { return e.message }
+
+var (
+	errTokenMissing     = &agentError{http.StatusUnauthorized, 0, "missing bearer token"}
+	errTokenInvalid     = &agentError{http.StatusUnauthorized, 0, "unknown or expired bearer token"}
+	errWrongApplication = &agentError{http.StatusForbidden, 0, "the token belongs to another application"}
+	errRoleMissing      = &agentError{http.StatusForbidden, 0, "the application lacks the role this call needs"}
+	errUnknownUser      = &agentError{http.StatusNotFound, 0, "no such user"}
+	errNoCurrentUnit    = &agentError{http.StatusForbidden, 0, "no current unit selected for the user"}
+	errUnitNotAllowed   = &agentError{http.StatusForbidden, 0, "the user may not select that unit"}
+	errNoWorkspace      = &agentError{http.StatusConflict, 1011, "no workspace for the user in the current unit"}
+	errWrongStatus      = &agentError{http.StatusConflict, 1001, "the case's status does not allow this action"}
+	errLockedByOther    = &agentError{http.StatusConflict, 1002, "the case is locked by another user"}
+	errUnknownCase      = &agentError{http.StatusNotFound, 0, "no such case"}
+	errUnknownService   = &agentError{http.StatusNotFound, 0, "no such service"}
+	errUnitIDMissing    = &agentError{http.StatusBadRequest, 0, "unitId is required"}
+	errInboxNotInSpace  = &agentError{http.StatusBadRequest, 0, "inboxId is not an inbox of the current workspace"}
+	errServiceType      = &agentError{http.StatusBadRequest, 0, "serviceTypeId is missing or not a service type of this service"}
+	errChannel          = &agentError{http.StatusBadRequest, 0, "channel must be one of FaceToFace, Video, Phone, Chat"}
+	errEntryMode        = &agentError{http.StatusBadRequest, 0, "entryMode must be WalkIn or Appointment"}
+	errGrantType        = &agentError{http.StatusBadRequest, 0, "grant_type must be client_credentials"}
+	errClientInvalid    = &agentError{http.StatusUnauthorized, 0, "invalid client credentials"}
+	errFormInvalid      = &agentError{http.StatusBadRequest, 0, "malformed form body"}
+)
+
+// agentStatus is the one table from errors to the agent-impersonation API's answers.
+func agentStatus(err error) *agentError {
+	var ae *agentError
+	var de *aggregate.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, aggregate.ErrWrongStatus):
+		return errWrongStatus
+	case errors.Is(err, aggregate.ErrLockedByOther):
+		return errLockedByOther
+	case errors.Is(err, directory.ErrUnknownAgent), errors.Is(err, projection.ErrUnknownUser):
+		return errUnknownUser
+	case errors.Is(err, directory.ErrUnitNotAllowed):
+		return errUnitNotAllowed
+	case errors.Is(err, projection.ErrNoCurrentUnit):
+		return errNoCurrentUnit
+	case errors.Is(err, projection.ErrNoWorkspace):
+		return errNoWorkspace
+	case errors.Is(err, cases.ErrNotFound):
+		return errUnknownCase
+	case errors.As(err, &de):
+		return &agentError{http.StatusBadRequest, 0, de.Key + ": " + de.Code}
+	case errors.Is(err, errBodyMalformed), errors.Is(err, errBodyContentType):
+		return &agentError{http.StatusBadRequest, 0, err.Error()}
+	case errors.Is(err, errBodyTooLarge):
+		return &agentError{http.StatusRequestEntityTooLarge, 0, err.Error()}
+	case errors.Is(err, cases.ErrTooManyConflicts):
+		return &agentError{http.StatusConflict, 0, err.Error()}
+	case errors.Is(err, projection.ErrNotCaughtUp), errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &agentError{http.StatusServiceUnavailable, 0, "the read model did not catch up in time; retry"}
+	}
+	return &agentError{http.StatusInternalServerError, 0, "internal error"}
+}
+
+// agent adapts an agent-impersonation API handler: a returned error becomes the answer.
+func (s *Server) agent(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		ae := agentStatus(err)
+		s.countError("agent", ae.status, ae.message)
+		if ae.status >= 500 {
+			s.log.Error("agent api", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		body := struct {
+			ErrorCode int    `json:"errorCode,omitempty"`
+			Message   string `json:"message"`
+		}{ae.code, ae.message}
+		if werr := writeJSON(w, ae.status, body); werr != nil {
+			s.log.Error("write error body", "err", werr)
+		}
+	}
+}
+
+// grant is what an access token stands for.
+type grant struct {
+	ApplicationID string   `json:"applicationId"`
+	Roles         []string `json:"roles"`
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if err := r.ParseForm(); err != nil {
+		return errFormInvalid
+	}
+	if r.PostForm.Get("grant_type") != "client_credentials" {
+		return errGrantType
+	}
+	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if u, p, ok := r.BasicAuth(); ok && id == "" {
+		id, secret = u, p
+	}
+	app, err := s.cfg.Directory.VerifyApplication(id, secret)
+	if err != nil {
+		return errClientInvalid
+	}
+	v, err := json.Marshal(grant{ApplicationID: app.ApplicationID, Roles: app.Roles})
+	if err != nil {
+		return err
+	}
+	token, err := s.cfg.AccessTokens.Issue(r.Context(), v)
+	if err != nil {
+		return err
+	}
+	ttl := int(s.cfg.AccessTokens.TTL().Seconds())
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": token,
+	})
+}
+
+// withRole checks the bearer token, the path's applicationId and the role.
+func (s *Server) withRole(role string, h func(w http.ResponseWriter, r *http.Request, g grant) error) func(w http.ResponseWriter, r *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		auth := r.Header.Get("Authorization")
+		scheme, token, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Bearer") || token == "" {
+			return errTokenMissing
+		}
+		v, err := s.cfg.AccessTokens.Lookup(r.Context(), strings.TrimSpace(token))
+		if errors.Is(err, tokens.ErrNotFound) {
+			return errTokenInvalid
+		}
+		if err != nil {
+			return err
+		}
+		var g grant
+		if json.Unmarshal(v, &g) != nil {
+			return errTokenInvalid
+		}
+		if !strings.EqualFold(mux.Vars(r)["applicationId"], g.ApplicationID) {
+			return errWrongApplication
+		}
+		if !slices.Contains(g.Roles, role) {
+			return errRoleMissing
+		}
+		return h(w, r, g)
+	}
+}
+
+// agentCall is an agent API call on behalf of an existing operator.
+type agentCall struct {
+	grant grant
+	agent events.Operator
+}
+
+func (a agentCall) meta(r *http.Request) cases.Meta {
+	return cases.Meta{
+		Actor:          events.Actor{Kind: events.ActorApplication, ID: a.grant.ApplicationID},
+		CorrelationID:  r.Header.Get("X-Correlation-Id"),
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	}
+}
+
+// impersonator adapts an /agents/{userId} handler: role AgentImpersonator, existing user.
+func (s *Server) impersonator(h func(w http.ResponseWriter, r *http.Request, a agentCall) error) func(w http.ResponseWriter, r *http.Request) error {
+	return s.withRole(events.RoleAgentImpersonator, func(w http.ResponseWriter, r *http.Request, g grant) error {
+		op, ok := s.cfg.Directory.Operator(mux.Vars(r)["userId"])
+		if !ok {
+			return errUnknownUser
+		}
+		return h(w, r, agentCall{grant: g, agent: op})
+	})
+}
+
+// agentStatusBody is the answer of GET /agents/{userId}/status.
+type agentStatusBody struct {
+	UserID        string   `json:"userId"`
+	Email         string   `json:"email"`
+	DisplayName   string   `json:"displayName"`
+	Initials      string   `json:"initials"`
+	Picture       string   `json:"picture"`
+	UnitID        *string  `json:"unitId"`
+	UnitName      *string  `json:"unitName"`
+	WorkspaceID   *string  `json:"workspaceId"`
+	WorkspaceName *string  `json:"workspaceName"`
+	Roles         []string `json:"roles"`
+}
+
+func (s *Server) agentState(op events.Operator) agentStatusBody {
+	out := agentStatusBody{
+		UserID: op.UserID, Email: op.Email, DisplayName: op.DisplayName, Initials: op.Initials,
+		Picture: op.Picture, Roles: op.Roles,
+	}
+	if out.Roles == nil {
+		out.Roles = []string{}
+	}
+	unitID, wsID := s.cfg.Directory.AgentState(op.UserID)
+	if u, ok := s.cfg.Directory.Unit(unitID); ok {
+		out.UnitID, out.UnitName = &u.UnitID, &u.Name
+	}
+	if ws, ok := s.cfg.Directory.Workspace(wsID); ok {
+		out.WorkspaceID, out.WorkspaceName = &ws.WorkspaceID, &ws.Name
+	}
+	return out
+}
+
+func (s *Server) agentStatus(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	return writeJSON(w, http.StatusOK, s.agentState(a.agent))
+}
+
+func (s *Server) selectUnit(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	var body struct {
+		UnitID string `json:"unitId"`
+	}
+	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.UnitID) == "" {
+		return errUnitIDMissing
+	}
+	m := a.meta(r)
+	err := directory.SelectUnit(r.Context(), s.cfg.Store, s.cfg.Directory, events.Meta{
+		ID: s.cfg.NewID(), OccurredAt: time.Now(), Actor: m.Actor, CorrelationID: m.CorrelationID,
+	}, a.agent.UserID, body.UnitID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, s.agentState(a.agent))
+}
+
+type workspaceBody struct {
+	WorkspaceID       string `json:"workspaceId"`
+	WorkspaceName     string `json:"workspaceName"`
+	Description       string `json:"description"`
+	StartNextBehavior string `json:"startNextBehavior"`
+}
+
+func (s *Server) workspaces(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	unitID, _ := s.cfg.Directory.AgentState(a.agent.UserID)
+	if unitID == "" {
+		return errNoCurrentUnit
+	}
+	list := s.cfg.Directory.WorkspacesOf(a.agent.UserID, unitID)
+	out := make([]workspaceBody, 0, len(list))
+	for _, ws := range list {
+		out = append(out, workspaceBody{ws.WorkspaceID, ws.Name, ws.Description, ws.StartNextBehavior})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) activeCases(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	minCases, minDir, err := s.positions(r.Context())
+	if err != nil {
+		return err
+	}
+	res, err := s.cfg.AgentQueries.ActiveCases(r.Context(), a.agent.UserID, minCases, minDir)
+	if err != nil {
+		return err
+	}
+	if err := res.Err(); err != nil {
+		return err
+	}
+	body := res.Cases
+	if len(body) == 0 {
+		body = json.RawMessage("[]")
+	}
+	writeBody(w, http.StatusOK, "application/json; charset=utf-8", body)
+	return nil
+}
+
+// startNextLimit is how many waiting candidates start-next tries: others may take the
+// oldest ones at the same moment.
+const startNextLimit = 16
+
+func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	var body struct {
+		InboxID       string `json:"inboxId"`
+		WorkstationID string `json:"workstationId"`
+	}
+	if r.ContentLength != 0 {
+		if err := readJSON(w, r, &body); err != nil {
+			return err
+		}
+	}
+	unitID, wsID := s.cfg.Directory.AgentState(a.agent.UserID)
+	if unitID == "" {
+		return errNoCurrentUnit
+	}
+	ws, ok := s.cfg.Directory.Workspace(wsID)
+	if !ok {
+		return errNoWorkspace
+	}
+	inboxes := ws.InboxIDs
+	if body.InboxID != "" {
+		if !slices.Contains(ws.InboxIDs, body.InboxID) {
+			return errInboxNotInSpace
+		}
+		inboxes = []string{body.InboxID}
+	}
+	var groups []string
+	for _, g := range s.cfg.Directory.GroupsOf(a.agent.UserID) {
+		groups = append(groups, g.Name)
+	}
+	minCases, minDir, err := s.positions(r.Context())
+	if err != nil {
+		return err
+	}
+	candidates, err := s.cfg.AgentQueries.NextWaiting(r.Context(), inboxes, groups, startNextLimit, minCases, minDir)
+	if err != nil {
+		return err
+	}
+	for _, id := range candidates {
+		var queued time.Time
+		c, err := s.cfg.Cases.Execute(r.Context(), id, a.meta(r), func(c *aggregate.Case) ([]events.Event, error) {
+			queued = c.StatusDate
+			return c.StartService(a.agent.UserID, body.WorkstationID)
+		})
+		if errors.Is(err, aggregate.ErrWrongStatus) {
+			continue // taken by someone else since the projection saw it
+		}
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{
+			"caseId": c.CaseID, "status": c.Status, "statusDate": stamp(c.StatusDate),
+			"queueTimestamp": stamp(queued), "ticket": c.Ticket, "onlineMeeting": nil,
+		})
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request, a agentCall) error {
+	minCases, minDir, err := s.positions(r.Context())
+	if err != nil {
+		return err
+	}
+	id, ok, err := s.cfg.AgentQueries.CaseLookup(r.Context(), mux.Vars(r)["caseId"], minCases, minDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errUnknownCase
+	}
+	c, err := s.cfg.Cases.Execute(r.Context(), id, a.meta(r), func(c *aggregate.Case) ([]events.Event, error) {
+		return c.Resolve(a.agent.UserID)
+	})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"caseTimestamp": stamp(c.CaseTimestamp)})
+}
+
+var (
+	channels   = []string{"FaceToFace", "Video", "Phone", "Chat"}
+	entryModes = []string{"WalkIn", "Appointment"}
+)
+
+func (s *Server) queueUp(w http.ResponseWriter, r *http.Request, g grant) error {
+	svc, ok := s.cfg.Directory.Service(mux.Vars(r)["serviceId"])
+	if !ok {
+		return errUnknownService
+	}
+	var body struct {
+		ServiceTypeID      string           `json:"serviceTypeId"`
+		Channel            string           `json:"channel"`
+		EntryMode          string           `json:"entryMode"`
+		Language           string           `json:"language"`
+		ContactPhoneNumber string           `json:"contactPhoneNumber"`
+		ContactEmail       string           `json:"contactEmail"`
+		Customer           *events.Customer `json:"customer"`
+	}
+	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	st, ok := s.cfg.Directory.ServiceType(body.ServiceTypeID)
+	if !ok {
+		return errServiceType
+	}
+	if !slices.Contains(channels, body.Channel) {
+		return errChannel
+	}
+	if body.EntryMode == "" {
+		body.EntryMode = "WalkIn"
+	}
+	if !slices.Contains(entryModes, body.EntryMode) {
+		return errEntryMode
+	}
+	c, err := s.cfg.Cases.Open(r.Context(), cases.Meta{
+		Actor:          events.Actor{Kind: events.ActorApplication, ID: g.ApplicationID},
+		CorrelationID:  r.Header.Get("X-Correlation-Id"),
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	}, cases.OpenRequest{
+		ServiceType: st, Service: svc, Channel: body.Channel, EntryMode: body.EntryMode,
+		Language: body.Language, Customer: body.Customer,
+		ContactPhoneNumber: body.ContactPhoneNumber, ContactEmail: body.ContactEmail,
+	})
+	if err != nil {
+		return err
+	}
+	minCases, minDir, err := s.positions(r.Context())
+	if err != nil {
+		return err
+	}
+	pos, _, err := s.cfg.AgentQueries.QueuePosition(r.Context(), c.CaseInstanceID, minCases, minDir)
+	if err != nil {
+		return err
+	}
+	inbox, _ := s.cfg.Directory.Inbox(c.InboxID)
+	return writeJSON(w, http.StatusCreated, map[string]any{
+		"caseId": c.CaseID, "status": c.Status, "referenceDate": stamp(c.ReferenceDate),
+		"inboxId": c.InboxID, "inboxName": inbox.Name, "channel": c.Channel, "language": c.Language,
+		"ticket": c.Ticket, "queueTimestamp": stamp(c.StatusDate), "position": pos,
+	})
+}
+
+// stamp formats a time as the APIs do: RFC 3339 in UTC with milliseconds.
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

@@ -142,8 +142,8 @@ func jsonAnswer(v any) answer {
 	return answer{body: b}
 }
 
-// server answers the endpoints of one projector.
-type server struct {
+// queryServer answers the endpoints of one projector.
+type queryServer struct {
 	nc   *nats.Conn
 	p    *Projector
 	wait time.Duration
@@ -170,7 +170,7 @@ func NewService(nc *nats.Conn, p *Projector, opts ServiceOptions) (micro.Service
 	if err != nil {
 		return nil, fmt.Errorf("projection: add service: %w", err)
 	}
-	s := &server{nc: nc, p: p, wait: opts.Wait}
+	s := &queryServer{nc: nc, p: p, wait: opts.Wait}
 	g := svc.AddGroup(SubjectPrefix)
 	endpoints := []struct {
 		name string
@@ -192,7 +192,7 @@ func NewService(nc *nats.Conn, p *Projector, opts ServiceOptions) (micro.Service
 }
 
 // handler adapts an endpoint: decode, wait until caught up, answer.
-func (s *server) handler(decode func([]byte) (MinSeqs, func() answer, error)) micro.HandlerFunc {
+func (s *queryServer) handler(decode func([]byte) (MinSeqs, func() answer, error)) micro.HandlerFunc {
 	return func(req micro.Request) {
 		seqs, run, err := decode(req.Data())
 		if err != nil {
@@ -227,7 +227,7 @@ func respond(req micro.Request, a answer) {
 	_ = req.Respond(a.body, micro.WithHeaders(a.headers))
 }
 
-func (s *server) publish(reply string, a answer) {
+func (s *queryServer) publish(reply string, a answer) {
 	if reply == "" {
 		return
 	}
@@ -238,7 +238,7 @@ func (s *server) publish(reply string, a answer) {
 	_ = s.nc.PublishMsg(msg)
 }
 
-func (s *server) activeCases(data []byte) (MinSeqs, func() answer, error) {
+func (s *queryServer) activeCases(data []byte) (MinSeqs, func() answer, error) {
 	var r ActiveCasesRequest
 	if err := decodeRequest(data, &r); err != nil {
 		return MinSeqs{}, nil, err
@@ -256,7 +256,7 @@ func (s *server) activeCases(data []byte) (MinSeqs, func() answer, error) {
 	}, nil
 }
 
-func (s *server) assignedOpen(data []byte) (MinSeqs, func() answer, error) {
+func (s *queryServer) assignedOpen(data []byte) (MinSeqs, func() answer, error) {
 	var r AssignedOpenRequest
 	if err := decodeRequest(data, &r); err != nil {
 		return MinSeqs{}, nil, err
@@ -270,7 +270,7 @@ func (s *server) assignedOpen(data []byte) (MinSeqs, func() answer, error) {
 	}, nil
 }
 
-func (s *server) nextWaiting(data []byte) (MinSeqs, func() answer, error) {
+func (s *queryServer) nextWaiting(data []byte) (MinSeqs, func() answer, error) {
 	var r NextWaitingRequest
 	if err := decodeRequest(data, &r); err != nil {
 		return MinSeqs{}, nil, err
@@ -283,7 +283,7 @@ func (s *server) nextWaiting(data []byte) (MinSeqs, func() answer, error) {
 	}, nil
 }
 
-func (s *server) queuePosition(data []byte) (MinSeqs, func() answer, error) {
+func (s *queryServer) queuePosition(data []byte) (MinSeqs, func() answer, error) {
 	var r QueuePositionRequest
 	if err := decodeRequest(data, &r); err != nil {
 		return MinSeqs{}, nil, err
@@ -294,7 +294,7 @@ func (s *server) queuePosition(data []byte) (MinSeqs, func() answer, error) {
 	}, nil
 }
 
-func (s *server) caseLookup(data []byte) (MinSeqs, func() answer, error) {
+func (s *queryServer) caseLookup(data []byte) (MinSeqs, func() answer, error) {
 	var r CaseLookupRequest
 	if err := decodeRequest(data, &r); err != nil {
 		return MinSeqs{}, nil, err

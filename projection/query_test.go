@@ -1,0 +1,123 @@
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/casestream/casestream/events"
+)
+
+// demoProjector returns a projector over demoDir with agent a in unit u1 with a workspace,
+// holding cases 1 and 2 active for a and case 3 waiting.
+func demoProjector(tb testing.TB) *Projector {
+	tb.Helper()
+	d := demoDir()
+	d.define(
+		events.Operator{UserID: "nounit", DisplayName: "No Unit"},
+		events.Operator{UserID: "nows", DisplayName: "No Workspace"},
+		events.AgentUnitSelected{UserID: "a", UnitID: "u1"},
+		events.AgentWorkspaceSelected{UserID: "a", WorkspaceID: "ws1"},
+		events.AgentUnitSelected{UserID: "b", UnitID: "u1"},
+		events.AgentWorkspaceSelected{UserID: "b", WorkspaceID: "ws1"},
+		events.AgentUnitSelected{UserID: "nows", UnitID: "u1"},
+	)
+	p := NewProjector(d)
+	var seq uint64
+	apply := func(id int64, ev events.Event) {
+		seq++
+		p.ApplyCases(caseRecord(tb, seq, id, t0.Add(time.Duration(seq)*time.Second), ev))
+	}
+	for id := int64(1); id <= 3; id++ {
+		apply(id, opened(id, "u1", "in1", ""))
+	}
+	apply(2, toOperator("a"))
+	apply(1, events.CaseServiceStarted{AgentID: "a"})
+	return p
+}
+
+func TestListActive(t *testing.T) {
+	p := demoProjector(t)
+	tests := []struct {
+		user    string
+		want    Outcome
+		wantErr error
+		cases   []int64
+	}{
+		{"a", Listed, nil, []int64{2, 1}},
+		{"b", Listed, nil, []int64{}},
+		{"ghost", UnknownUser, ErrUnknownUser, nil},
+		{"nounit", NoCurrentUnit, ErrNoCurrentUnit, nil},
+		{"nows", NoWorkspace, ErrNoWorkspace, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.user, func(t *testing.T) {
+			res := p.ListActive(tt.user)
+			if res.Outcome != tt.want {
+				t.Fatalf("got outcome %v, want %v", res.Outcome, tt.want)
+			}
+			if err := res.Err(); !errors.Is(err, tt.wantErr) {
+				t.Errorf("got error %v, want %v", err, tt.wantErr)
+			}
+			if tt.want != Listed {
+				if res.Cases != nil {
+					t.Errorf("got cases %s, want none", res.Cases)
+				}
+				return
+			}
+			var got []ActiveCase
+			if err := json.Unmarshal(res.Cases, &got); err != nil {
+				t.Fatalf("decode %s: %v", res.Cases, err)
+			}
+			if got == nil {
+				t.Fatalf("got %s, want an array", res.Cases)
+			}
+			if len(got) != len(tt.cases) {
+				t.Fatalf("got %d cases, want %d", len(got), len(tt.cases))
+			}
+			for i, c := range got {
+				if c.CaseID != caseUUID(tt.cases[i]) || c.Rank != i+1 {
+					t.Errorf("case %d: got %s rank %d, want %s rank %d", i, c.CaseID, c.Rank, caseUUID(tt.cases[i]), i+1)
+				}
+			}
+			want, _ := json.Marshal(Listing(p.Model().ActiveCases(tt.user, "u1"), p.Directory()))
+			if string(res.Cases) != string(want) {
+				t.Errorf("got %s, want %s", res.Cases, want)
+			}
+		})
+	}
+}
+
+func TestWaitFor(t *testing.T) {
+	t.Run("already there", func(t *testing.T) {
+		p := demoProjector(t)
+		if err := p.WaitFor(context.Background(), 5, 0); err != nil {
+			t.Fatalf("got %v, want nil", err)
+		}
+	})
+	t.Run("waits for both streams", func(t *testing.T) {
+		p := demoProjector(t)
+		done := make(chan error, 1)
+		go func() { done <- p.WaitFor(context.Background(), 6, 1) }()
+		p.ApplyCases(caseRecord(t, 6, 3, t0, toGroup("g")))
+		select {
+		case err := <-done:
+			t.Fatalf("returned %v before the directory record", err)
+		default:
+		}
+		p.ApplyDirectory(dirRecord(t, 1, events.Unit{UnitID: "u2", Name: "Second"}))
+		if err := <-done; err != nil {
+			t.Fatalf("got %v, want nil", err)
+		}
+	})
+	t.Run("context ends", func(t *testing.T) {
+		p := demoProjector(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		if err := p.WaitFor(ctx, 100, 0); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want %v", err, context.DeadlineExceeded)
+		}
+	})
+}

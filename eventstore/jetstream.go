@@ -1,0 +1,584 @@
+package eventstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/casestream/casestream/events"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// MaxBatch is the largest number of events one atomic batch carries: the server's default
+// limit. An Append of more events is refused.
+const MaxBatch = 1000
+
+// commitTimeout bounds one batch commit made by the committer, which has no caller context.
+const commitTimeout = 30 * time.Second
+
+// maxOpenBatches bounds the atomic batches one store publishes at once, below the server's
+// default limit of 50 open batches per stream.
+const maxOpenBatches = 32
+
+// loadPage is how many messages one batch direct get asks for.
+const loadPage = 512
+
+// numPendingHeader tells, on each message of a batch direct get, how many messages matching
+// the request remain after it.
+const numPendingHeader = "Nats-Num-Pending"
+
+var (
+	// ErrClosed is returned by Append after Close.
+	ErrClosed = errors.New("eventstore: store closed")
+	// ErrTooLarge is returned by Append for more than MaxBatch events.
+	ErrTooLarge = errors.New("eventstore: append exceeds the batch limit")
+)
+
+// JetStreamOptions tunes a JetStream store.
+type JetStreamOptions struct {
+	// Batching turns group commit on: concurrent Appends are coalesced into atomic batches,
+	// so that one fsync acknowledges many of them. Off, every Append is its own publish.
+	Batching bool
+}
+
+// DefaultJetStreamOptions returns the options production runs with: batching on.
+func DefaultJetStreamOptions() JetStreamOptions {
+	return JetStreamOptions{Batching: true}
+}
+
+// JetStream is the Store on the CASES and DIRECTORY streams (see EnsureStreams). A subject
+// beginning with "cases." is in CASES, one beginning with "directory." in DIRECTORY.
+//
+// With batching, one committer goroutine publishes the pending Appends as atomic batches
+// of at most MaxBatch messages and at most one Append per subject, and starts the next
+// batch as soon as the previous one is acknowledged. A batch the server refuses is split
+// in halves until every Append has its own answer.
+type JetStream struct {
+	js   jetstream.JetStream
+	opts JetStreamOptions
+
+	reqs    chan *appendReq
+	quit    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
+
+	batchSlots chan struct{} // one token per atomic batch being published
+
+	mu      sync.Mutex // guards streams
+	streams map[string]jetstream.Stream
+
+	// testHookBatch, when set, is called by the committer with each batch it formed,
+	// before committing it.
+	testHookBatch func(batch []*appendReq)
+}
+
+var _ Store = (*JetStream)(nil)
+
+// NewJetStream returns a store publishing through js. The streams must exist
+// (EnsureStreams). Call Close when done.
+func NewJetStream(js jetstream.JetStream, opts JetStreamOptions) *JetStream {
+	s := &JetStream{
+		js:      js,
+		opts:    opts,
+		reqs:    make(chan *appendReq, MaxBatch),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		streams: map[string]jetstream.Stream{},
+
+		batchSlots: make(chan struct{}, maxOpenBatches),
+	}
+	if opts.Batching {
+		go s.commitLoop()
+	} else {
+		close(s.stopped)
+	}
+	return s
+}
+
+// Close stops the committer. Appends waiting for a batch fail with ErrClosed; a batch
+// being committed is finished first.
+func (s *JetStream) Close() {
+	s.once.Do(func() { close(s.quit) })
+	<-s.stopped
+}
+
+// appendReq is one Append waiting for the committer.
+type appendReq struct {
+	ctx      context.Context
+	subject  string
+	expected uint64
+	ids      []string
+	types    []string
+	bodies   [][]byte
+	done     chan appendResult // buffered: the committer never blocks on it
+}
+
+type appendResult struct {
+	seq uint64
+	err error
+}
+
+func (r *appendReq) lastID() string { return r.ids[len(r.ids)-1] }
+
+// messages builds the request's messages afresh: a batch publish adds its own headers.
+func (r *appendReq) messages() []*nats.Msg {
+	msgs := make([]*nats.Msg, len(r.bodies))
+	for i, body := range r.bodies {
+		m := nats.NewMsg(r.subject)
+		m.Data = body
+		m.Header.Set(jetstream.MsgIDHeader, r.ids[i])
+		m.Header.Set(events.HeaderEventType, r.types[i])
+		if i == 0 {
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.expected, 10))
+		}
+		msgs[i] = m
+	}
+	return msgs
+}
+
+// Append implements Store.
+func (s *JetStream) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
+	if len(envs) == 0 {
+		return 0, fmt.Errorf("eventstore: append of no events to %s", subject)
+	}
+	if len(envs) > MaxBatch {
+		return 0, fmt.Errorf("%w: %d events to %s, at most %d", ErrTooLarge, len(envs), subject, MaxBatch)
+	}
+	if _, err := streamOf(subject); err != nil {
+		return 0, err
+	}
+	req := &appendReq{
+		ctx:      ctx,
+		subject:  subject,
+		expected: expected,
+		ids:      make([]string, len(envs)),
+		types:    make([]string, len(envs)),
+		bodies:   make([][]byte, len(envs)),
+		done:     make(chan appendResult, 1),
+	}
+	seen := make(map[string]bool, len(envs))
+	for i, env := range envs {
+		if env.ID == "" || seen[env.ID] {
+			return 0, fmt.Errorf("eventstore: append to %s: event %d has an empty or repeated id %q", subject, i, env.ID)
+		}
+		seen[env.ID] = true
+		body, err := json.Marshal(env)
+		if err != nil {
+			return 0, fmt.Errorf("eventstore: encode event %s: %w", env.ID, err)
+		}
+		req.ids[i], req.types[i], req.bodies[i] = env.ID, env.Type, body
+	}
+
+	if !s.opts.Batching {
+		res := s.commitOne(ctx, req)
+		return res.seq, res.err
+	}
+	select {
+	case <-s.quit:
+		return 0, ErrClosed
+	default:
+	}
+	select {
+	case s.reqs <- req:
+	case <-s.quit:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case res := <-req.done:
+		return res.seq, res.err
+	case <-s.stopped:
+		// The committer answers everything it took before it stops.
+		select {
+		case res := <-req.done:
+			return res.seq, res.err
+		default:
+			return 0, ErrClosed
+		}
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// commitLoop is the committer: it forms batches from the pending Appends and commits them
+// one at a time, so that the next batch fills while one is being acknowledged.
+func (s *JetStream) commitLoop() {
+	defer close(s.stopped)
+	var pending []*appendReq
+	for {
+		if len(pending) == 0 {
+			select {
+			case r := <-s.reqs:
+				pending = append(pending, r)
+			case <-s.quit:
+				s.failPending(nil)
+				return
+			}
+		}
+	drain:
+		for {
+			select {
+			case r := <-s.reqs:
+				pending = append(pending, r)
+			default:
+				break drain
+			}
+		}
+		select {
+		case <-s.quit:
+			s.failPending(pending)
+			return
+		default:
+		}
+		var batch []*appendReq
+		batch, pending = formBatch(pending)
+		if len(batch) > 0 {
+			if s.testHookBatch != nil {
+				s.testHookBatch(batch)
+			}
+			s.commitBatch(batch)
+		}
+	}
+}
+
+// failPending answers every Append not yet committed with ErrClosed.
+func (s *JetStream) failPending(pending []*appendReq) {
+	for _, r := range pending {
+		r.done <- appendResult{err: ErrClosed}
+	}
+	for {
+		select {
+		case r := <-s.reqs:
+			r.done <- appendResult{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// formBatch takes from pending, in arrival order, the Appends for the next batch: at most
+// one per subject and at most MaxBatch messages. The rest stay pending in order; an Append
+// whose caller has given up is answered and dropped.
+func formBatch(pending []*appendReq) (batch, rest []*appendReq) {
+	taken := make(map[string]bool)
+	n := 0
+	for _, r := range pending {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- appendResult{err: err}
+			continue
+		}
+		if taken[r.subject] || n+len(r.bodies) > MaxBatch {
+			// Later Appends to this subject must wait too, to keep their order.
+			taken[r.subject] = true
+			rest = append(rest, r)
+			continue
+		}
+		taken[r.subject] = true
+		n += len(r.bodies)
+		batch = append(batch, r)
+	}
+	return batch, rest
+}
+
+// commitBatch commits reqs as one atomic batch and answers each of them. A refused batch
+// is split in halves, recursively, so that only the Appends at fault fail.
+func (s *JetStream) commitBatch(reqs []*appendReq) {
+	if len(reqs) == 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		reqs[0].done <- s.commitOne(ctx, reqs[0])
+		cancel()
+		return
+	}
+	var msgs []*nats.Msg
+	for _, r := range reqs {
+		msgs = append(msgs, r.messages()...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ack, err := s.publishBatch(ctx, msgs)
+	cancel()
+	if err == nil {
+		// A batch is stored contiguously: its last message has ack.Sequence.
+		seq := ack.Sequence
+		for i := len(reqs) - 1; i >= 0; i-- {
+			reqs[i].done <- appendResult{seq: seq}
+			seq -= uint64(len(reqs[i].bodies))
+		}
+		return
+	}
+	if splittable(err) {
+		mid := len(reqs) / 2
+		s.commitBatch(reqs[:mid])
+		s.commitBatch(reqs[mid:])
+		return
+	}
+	for _, r := range reqs {
+		r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+	}
+}
+
+// publishBatch publishes msgs as one atomic batch, waiting only for the commit's answer.
+// The server holds a few open batches per stream (50 by default) and abandons the ones
+// beyond: at most maxOpenBatches are published at once, and a batch refused for want of
+// room is retried after a short pause.
+func (s *JetStream) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	select {
+	case s.batchSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.batchSlots }()
+	pause := time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+		if err == nil || !noRoom(err) || attempt == 6 {
+			return ack, err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		pause *= 2
+	}
+}
+
+// noRoom reports whether the server refused a batch because too many batches were open.
+func noRoom(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetstreamext.JSErrCodeAtomicPublishTooManyInflight, jetstreamext.JSErrCodeBatchPublishTooManyInflight,
+		jetstreamext.JSErrCodeBatchPublishIncomplete:
+		return true
+	}
+	return false
+}
+
+// splittable reports whether a refused batch may succeed in parts: the server refused it
+// for something one of its messages carries (an expectation, an id), not for the stream.
+func splittable(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode != jetstreamext.JSErrCodeBatchPublishNotEnabled
+}
+
+// commitOne publishes one Append: a plain publish for one event, an atomic batch for more.
+func (s *JetStream) commitOne(ctx context.Context, r *appendReq) appendResult {
+	msgs := r.messages()
+	if len(msgs) == 1 {
+		ack, err := s.js.PublishMsg(ctx, msgs[0])
+		if err == nil {
+			if ack.Duplicate {
+				return appendResult{seq: ack.Sequence, err: ErrDuplicate}
+			}
+			return appendResult{seq: ack.Sequence}
+		}
+		return s.refused(ctx, r, err)
+	}
+	ack, err := s.publishBatch(ctx, msgs)
+	if err == nil {
+		return appendResult{seq: ack.Sequence}
+	}
+	return s.refused(ctx, r, err)
+}
+
+// Server error codes that refuse one Append for its expectation or its ids.
+const (
+	codeWrongLastSeq         = jetstream.JSErrCodeStreamWrongLastSequence
+	codeWrongLastSeqConstant = jetstream.JSErrCodeStreamWrongLastSequenceConstant
+	codeDuplicateInBatch     = jetstreamext.JSErrCodeBatchPublishDuplicateMsgID
+	codeDuplicateInProcess   = 10158 // the same id is being stored by another publish
+)
+
+// refused turns the server's refusal of one Append into the Store's answer. On a single
+// server the expected-sequence check runs before deduplication, so a retry of an Append
+// that was stored is refused as a conflict: if the subject's last event is this Append's
+// last event, it is a duplicate.
+func (s *JetStream) refused(ctx context.Context, r *appendReq, err error) appendResult {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+	}
+	switch apiErr.ErrorCode {
+	case codeWrongLastSeq, codeWrongLastSeqConstant, codeDuplicateInBatch, codeDuplicateInProcess:
+	default:
+		return appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+	}
+	last, gerr := s.lastMsg(ctx, r.subject)
+	if gerr != nil {
+		return appendResult{err: fmt.Errorf("eventstore: append to %s refused (%v), then reading its last event: %w", r.subject, err, gerr)}
+	}
+	var lastSeq uint64
+	if last != nil {
+		lastSeq = last.Sequence
+		if last.Header.Get(jetstream.MsgIDHeader) == r.lastID() {
+			return appendResult{seq: lastSeq, err: ErrDuplicate}
+		}
+	}
+	if apiErr.ErrorCode == codeDuplicateInBatch {
+		// The server holds the id of one of these events: an earlier attempt was stored,
+		// and the subject has moved on since.
+		return appendResult{seq: lastSeq, err: ErrDuplicate}
+	}
+	return appendResult{err: fmt.Errorf("%w: %s expected %d, last is %d", ErrConflict, r.subject, r.expected, lastSeq)}
+}
+
+// stream returns the handle of the stream storing subject, looked up once.
+func (s *JetStream) stream(ctx context.Context, subject string) (jetstream.Stream, error) {
+	name, err := streamOf(subject)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	st, ok := s.streams[name]
+	s.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err = s.js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: stream %s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.streams[name] = st
+	s.mu.Unlock()
+	return st, nil
+}
+
+// lastMsg returns the last message of subject by direct get, or nil if it has none.
+func (s *JetStream) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
+	st, err := s.stream(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// Load implements Store with batch direct gets of the subject, page by page.
+func (s *JetStream) Load(ctx context.Context, subject string, after uint64) ([]Record, error) {
+	name, err := streamOf(subject)
+	if err != nil {
+		return nil, err
+	}
+	var out []Record
+	next := after + 1
+	for {
+		page, err := jetstreamext.GetBatch(ctx, s.js, name, loadPage,
+			jetstreamext.GetBatchSubject(subject), jetstreamext.GetBatchSeq(next))
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+		}
+		got, more := 0, false
+		for m, err := range page {
+			if errors.Is(err, jetstreamext.ErrNoMessages) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+			}
+			rec, err := record(m.Sequence, m.Data)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rec)
+			got++
+			next = m.Sequence + 1
+			more = m.Header.Get(numPendingHeader) != "0"
+		}
+		if got == 0 || !more {
+			return out, nil
+		}
+	}
+}
+
+// LoadOrdered returns what Load returns, read with an ordered consumer filtered on subject
+// instead of batch direct gets. It is slower (see docs/performance.md) and kept to measure
+// against.
+func (s *JetStream) LoadOrdered(ctx context.Context, subject string, after uint64) ([]Record, error) {
+	name, err := streamOf(subject)
+	if err != nil {
+		return nil, err
+	}
+	last, err := s.lastMsg(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+	}
+	if last == nil || last.Sequence <= after {
+		return nil, nil
+	}
+	cons, err := s.js.OrderedConsumer(ctx, name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    after + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+	}
+	defer func() {
+		if info := cons.CachedInfo(); info != nil {
+			_ = s.js.DeleteConsumer(context.WithoutCancel(ctx), name, info.Name)
+		}
+	}()
+	var out []Record
+	for {
+		want := min(last.Sequence-after, loadPage)
+		batch, err := cons.FetchNoWait(int(want))
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+		}
+		for m := range batch.Messages() {
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+			}
+			rec, err := record(md.Sequence.Stream, m.Data())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rec)
+			after = md.Sequence.Stream
+		}
+		if err := batch.Error(); err != nil {
+			return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+		}
+		if after >= last.Sequence {
+			return out, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func record(seq uint64, body []byte) (Record, error) {
+	env, err := events.Unmarshal(body)
+	if err != nil {
+		return Record{}, fmt.Errorf("eventstore: event at %d: %w", seq, err)
+	}
+	return Record{Seq: seq, Envelope: env}, nil
+}
+
+// LastSeq returns the last sequence of the stream named stream: every event acknowledged
+// before the call is at or below it.
+func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) {
+	st, err := s.js.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, err)
+	}
+	return st.CachedInfo().State.LastSeq, nil
+}

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/casestream/casestream/events"
@@ -24,10 +25,14 @@ var (
 // AgentUnitSelected on the agent's subject and applies it to d. Selecting the current unit
 // again writes nothing. meta's ID, OccurredAt, Actor and CorrelationID are the caller's;
 // its Subject is set here. On a conflict the agent's subject is reloaded and the command
-// decided again.
+// decided again. The agent's subject is brought up to date from store before deciding, so
+// that a view lagging behind another replica's selection does not take a change for a no-op.
 func SelectUnit(ctx context.Context, store eventstore.Store, d *Directory, meta events.Meta, userID, unitID string) error {
 	userID, unitID = canonID(userID), canonID(unitID)
 	subject := events.DirectorySubject(events.KindAgent, events.SubjectToken(userID))
+	if err := catchUp(ctx, store, d, subject); err != nil {
+		return err
+	}
 	_, err := appendDecided(ctx, store, d, subject, func() (events.Event, bool, error) {
 		op, ok := d.Operator(userID)
 		if !ok {
@@ -53,6 +58,9 @@ func SelectUnit(ctx context.Context, store eventstore.Store, d *Directory, meta 
 func SelectWorkspace(ctx context.Context, store eventstore.Store, d *Directory, meta events.Meta, userID, workspaceID string) error {
 	userID, workspaceID = canonID(userID), canonID(workspaceID)
 	subject := events.DirectorySubject(events.KindAgent, events.SubjectToken(userID))
+	if err := catchUp(ctx, store, d, subject); err != nil {
+		return err
+	}
 	_, err := appendDecided(ctx, store, d, subject, func() (events.Event, bool, error) {
 		if _, ok := d.Operator(userID); !ok {
 			return nil, false, ErrUnknownAgent
@@ -71,4 +79,16 @@ func SelectWorkspace(ctx context.Context, store eventstore.Store, d *Directory, 
 		return events.AgentWorkspaceSelected{UserID: userID, WorkspaceID: workspaceID}, true, nil
 	}, func() events.Meta { return meta })
 	return err
+}
+
+// catchUp applies to d the records of subject that store holds beyond d's last one.
+func catchUp(ctx context.Context, store eventstore.Store, d *Directory, subject string) error {
+	recs, err := store.Load(ctx, subject, d.SubjectSeq(subject))
+	if err != nil {
+		return fmt.Errorf("directory: load %s: %w", subject, err)
+	}
+	for _, r := range recs {
+		d.Apply(r)
+	}
+	return nil
 }

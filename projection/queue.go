@@ -84,10 +84,16 @@ func (q *queue) remove(e queueEntry) bool {
 	}
 	if i == 0 {
 		// Deleting from the front is the common case (start-next takes the oldest): reslice.
-		q.blocks[bi] = b[1:]
-		return true
+		b = b[1:]
+	} else {
+		b = slices.Delete(b, i, i+1)
 	}
-	q.blocks[bi] = slices.Delete(b, i, i+1)
+	q.blocks[bi] = b
+	// Merge a small block into its successor, so that the blocks stay few.
+	if len(b) < queueBlock/4 && bi+1 < len(q.blocks) && len(b)+len(q.blocks[bi+1]) <= queueBlock {
+		q.blocks[bi+1] = append(slices.Clip(b), q.blocks[bi+1]...)
+		q.blocks = slices.Delete(q.blocks, bi, bi+1)
+	}
 	return true
 }
 

@@ -1,8 +1,13 @@
 package directory
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -270,5 +275,55 @@ func TestBootstrapStoreError(t *testing.T) {
 	n, err := Bootstrap(context.Background(), failStore{eventstore.NewMemory()}, New(), demoFile(t), testOptions())
 	if !errors.Is(err, errDown) || n != 0 {
 		t.Errorf("got %d, %v, want 0, %v", n, err, errDown)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// TestBootstrapGolden pins what bootstrapping the demo writes: the subjects, the order, the
+// envelopes and the data of every event. bcrypt hashes are salted, so they are shown as
+// "(bcrypt)" once checked to be bcrypt hashes.
+func TestBootstrapGolden(t *testing.T) {
+	store, _ := bootstrapDemo(t)
+	var buf bytes.Buffer
+	for _, r := range store.records(t) {
+		env := r.Envelope
+		var data map[string]any
+		if err := json.Unmarshal(env.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"passwordHash", "tokenHash", "clientSecretHash"} {
+			if h, ok := data[k].(string); ok {
+				if !strings.HasPrefix(h, "$2a$04$") {
+					t.Errorf("%s %s: got %q, want a bcrypt hash", env.Subject, k, h)
+				}
+				data[k] = "(bcrypt)"
+			}
+		}
+		env.ID = "(id)"
+		env.CorrelationID = "(correlation)"
+		env.Data, _ = json.Marshal(data)
+		b, err := json.Marshal(struct {
+			Seq uint64 `json:"seq"`
+			events.Envelope
+		}{r.Seq, env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	golden := filepath.Join("testdata", "bootstrap-demo.golden")
+	if *update {
+		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("bootstrap events differ from %s (run with -update after checking the change):\ngot:\n%s", golden, buf.Bytes())
 	}
 }

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -84,8 +85,8 @@ func (s *subjectLog) Append(ctx context.Context, subject string, expected uint64
 	return seq, err
 }
 
-// rebuild loads every record of s into a fresh Directory, in stream order.
-func (s *subjectLog) rebuild(t testing.TB) *Directory {
+// records returns every record of s, in stream order.
+func (s *subjectLog) records(t testing.TB) []eventstore.Record {
 	t.Helper()
 	s.mu.Lock()
 	subjects := slices.Collect(maps.Keys(s.subjects))
@@ -98,9 +99,15 @@ func (s *subjectLog) rebuild(t testing.TB) *Directory {
 		}
 		all = append(all, recs...)
 	}
-	slices.SortFunc(all, func(a, b eventstore.Record) int { return int(a.Seq) - int(b.Seq) })
+	slices.SortFunc(all, func(a, b eventstore.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+	return all
+}
+
+// rebuild loads every record of s into a fresh Directory, in stream order.
+func (s *subjectLog) rebuild(t testing.TB) *Directory {
+	t.Helper()
 	d := New()
-	for _, r := range all {
+	for _, r := range s.records(t) {
 		d.Apply(r)
 	}
 	return d

@@ -68,75 +68,84 @@ func Bootstrap(ctx context.Context, store eventstore.Store, d *Directory, f *Fil
 
 	for _, e := range f.Units {
 		u := unitOf(e)
-		b.define(events.KindUnit, u.UnitID, func() (events.Event, bool) {
+		b.define(events.KindUnit, u.UnitID, func() (events.Event, bool, error) {
 			cur, ok := d.Unit(u.UnitID)
-			return u, !ok || !equal(cur, u)
+			return u, !ok || !equal(cur, u), nil
 		})
 	}
 	for _, e := range f.Inboxes {
 		in := inboxOf(e)
-		b.define(events.KindInbox, in.InboxID, func() (events.Event, bool) {
+		b.define(events.KindInbox, in.InboxID, func() (events.Event, bool, error) {
 			cur, ok := d.Inbox(in.InboxID)
-			return in, !ok || !equal(cur, in)
+			return in, !ok || !equal(cur, in), nil
 		})
 	}
 	for _, e := range f.Workspaces {
 		w := workspaceOf(e)
-		b.define(events.KindWorkspace, w.WorkspaceID, func() (events.Event, bool) {
+		b.define(events.KindWorkspace, w.WorkspaceID, func() (events.Event, bool, error) {
 			cur, ok := d.Workspace(w.WorkspaceID)
-			return w, !ok || !equal(cur, w)
+			return w, !ok || !equal(cur, w), nil
 		})
 	}
 	for _, e := range f.Services {
 		s := serviceOf(e)
-		b.define(events.KindService, s.ServiceID, func() (events.Event, bool) {
+		b.define(events.KindService, s.ServiceID, func() (events.Event, bool, error) {
 			cur, ok := d.Service(s.ServiceID)
-			return s, !ok || !equal(cur, s)
+			return s, !ok || !equal(cur, s), nil
 		})
 	}
 	for _, e := range f.ServiceCategories {
 		c := categoryOf(e)
-		b.define(events.KindServiceCategory, c.ServiceCategoryID, func() (events.Event, bool) {
+		b.define(events.KindServiceCategory, c.ServiceCategoryID, func() (events.Event, bool, error) {
 			cur, ok := d.ServiceCategory(c.ServiceCategoryID)
-			return c, !ok || !equal(cur, c)
+			return c, !ok || !equal(cur, c), nil
 		})
 	}
 	for _, e := range f.ServiceTypes {
 		t := serviceTypeOf(e)
-		b.define(events.KindServiceType, t.ServiceTypeID, func() (events.Event, bool) {
+		b.define(events.KindServiceType, t.ServiceTypeID, func() (events.Event, bool, error) {
 			cur, ok := d.ServiceType(t.ServiceTypeID)
-			return t, !ok || !equal(cur, t)
+			return t, !ok || !equal(cur, t), nil
 		})
 	}
 	for _, e := range f.Operators {
 		o := operatorOf(e)
-		b.define(events.KindOperator, o.UserID, func() (events.Event, bool) {
+		b.define(events.KindOperator, o.UserID, func() (events.Event, bool, error) {
 			cur, ok := d.Operator(o.UserID)
-			o.PasswordHash, b.err = b.hash(cur.PasswordHash, e.Password)
-			return o, !ok || !equal(cur, o)
+			var err error
+			if o.PasswordHash, err = b.hash(secretOperator, o.UserID, cur.PasswordHash, e.Password); err != nil {
+				return nil, false, err
+			}
+			return o, !ok || !equal(cur, o), nil
 		})
 	}
 	for _, e := range f.Groups {
 		g := groupOf(e)
-		b.define(events.KindGroup, g.GroupID, func() (events.Event, bool) {
+		b.define(events.KindGroup, g.GroupID, func() (events.Event, bool, error) {
 			cur, ok := d.groupByID(g.GroupID)
-			return g, !ok || !equal(cur, g)
+			return g, !ok || !equal(cur, g), nil
 		})
 	}
 	for _, e := range f.Touchpoints {
 		tp := events.Touchpoint{Code: e.Code}
-		b.define(events.KindTouchpoint, tp.Code, func() (events.Event, bool) {
+		b.define(events.KindTouchpoint, tp.Code, func() (events.Event, bool, error) {
 			cur, ok := d.Touchpoint(tp.Code)
-			tp.TokenHash, b.err = b.hash(cur.TokenHash, e.Token)
-			return tp, !ok || !equal(cur, tp)
+			var err error
+			if tp.TokenHash, err = b.hash(secretTouchpoint, tp.Code, cur.TokenHash, e.Token); err != nil {
+				return nil, false, err
+			}
+			return tp, !ok || !equal(cur, tp), nil
 		})
 	}
 	for _, e := range f.Applications {
 		a := applicationOf(e)
-		b.define(events.KindApplication, a.ApplicationID, func() (events.Event, bool) {
+		b.define(events.KindApplication, a.ApplicationID, func() (events.Event, bool, error) {
 			cur, ok := d.Application(a.ApplicationID)
-			a.ClientSecretHash, b.err = b.hash(cur.ClientSecretHash, e.ClientSecret)
-			return a, !ok || !equal(cur, a)
+			var err error
+			if a.ClientSecretHash, err = b.hash(secretApplication, a.ApplicationID, cur.ClientSecretHash, e.ClientSecret); err != nil {
+				return nil, false, err
+			}
+			return a, !ok || !equal(cur, a), nil
 		})
 	}
 	return b.written, b.err
@@ -153,9 +162,11 @@ type bootstrap struct {
 	err           error
 }
 
-// hash returns stored if clear matches it, and a new hash of clear otherwise.
-func (b *bootstrap) hash(stored, clear string) (string, error) {
-	if stored != "" && b.d.compare([]byte(stored), []byte(clear)) == nil {
+// hash returns stored if clear matches it, and a new hash of clear otherwise. The check goes
+// through the verification cache: a restart pays one bcrypt comparison per secret, and the
+// first sign-in after it none.
+func (b *bootstrap) hash(kind, id, stored, clear string) (string, error) {
+	if stored != "" && b.d.verify(kind, id, stored, clear) == nil {
 		return stored, nil
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(clear), b.opts.BcryptCost)
@@ -167,18 +178,12 @@ func (b *bootstrap) hash(stored, clear string) (string, error) {
 
 // define runs decide against d and appends the event it returns when it says the entity
 // changed; on a conflict it reloads the subject and decides again.
-func (b *bootstrap) define(kind, id string, decide func() (events.Event, bool)) {
+func (b *bootstrap) define(kind, id string, decide func() (events.Event, bool, error)) {
 	if b.err != nil {
 		return
 	}
 	subject := events.DirectorySubject(kind, events.SubjectToken(id))
-	n, err := appendDecided(b.ctx, b.store, b.d, subject, func() (events.Event, bool, error) {
-		ev, changed := decide()
-		if b.err != nil {
-			return nil, false, b.err
-		}
-		return ev, changed, nil
-	}, func() events.Meta {
+	n, err := appendDecided(b.ctx, b.store, b.d, subject, decide, func() events.Meta {
 		return events.Meta{
 			ID:            b.opts.NewID(),
 			Subject:       subject,

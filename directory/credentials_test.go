@@ -195,3 +195,49 @@ func BenchmarkVerifyOperatorUncached(b *testing.B) {
 		}
 	}
 }
+
+// TestBootstrapWarmsCache checks that a restart's bootstrap, which verifies every secret of
+// the file against its stored hash, leaves those verifications in the cache.
+func TestBootstrapWarmsCache(t *testing.T) {
+	store, _ := bootstrapDemo(t)
+	d := store.rebuild(t) // a restart: the view from the stream, an empty cache
+	compares := countCompares(d)
+	if n, err := Bootstrap(context.Background(), store, d, demoFile(t), testOptions()); err != nil || n != 0 {
+		t.Fatalf("restart: got %d, %v, want 0, nil", n, err)
+	}
+	if got := compares.Load(); got != 7 {
+		t.Errorf("bcrypt comparisons of the restart: got %d, want 7 (one per secret)", got)
+	}
+	if _, err := d.VerifyOperator("dave@example.com", "dave-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.VerifyTouchpoint("demo-kiosk", "demo-kiosk-token"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.VerifyApplication("demo-app", "demo-app-secret"); err != nil {
+		t.Fatal(err)
+	}
+	if got := compares.Load(); got != 7 {
+		t.Errorf("bcrypt comparisons after the first sign-ins: got %d, want 7", got)
+	}
+}
+
+// BenchmarkBootstrapUnchanged is a restart: the demo applied again at bcrypt's default
+// cost, which costs one comparison per secret and writes nothing.
+func BenchmarkBootstrapUnchanged(b *testing.B) {
+	store, d := newSubjectLog(), New()
+	opts := testOptions()
+	opts.BcryptCost = bcrypt.DefaultCost
+	f := demoFile(b)
+	if _, err := Bootstrap(context.Background(), store, d, f, opts); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		fresh := store.rebuild(b)
+		b.StartTimer()
+		if n, err := Bootstrap(context.Background(), store, fresh, f, opts); err != nil || n != 0 {
+			b.Fatalf("got %d, %v", n, err)
+		}
+	}
+}

@@ -216,6 +216,9 @@ func applicationOf(a FileApplication) events.Application {
 // Auto); application roles are AgentImpersonator or CaseManager; secrets are at most 72
 // bytes, bcrypt's limit. Ids are compared in canonical form: a uuid matches in any case.
 func (f *File) Validate() error {
+	if f == nil {
+		return fmt.Errorf("%w: no file", ErrInvalidFile)
+	}
 	v := validator{seen: map[string]map[string]bool{}}
 
 	units := map[string]bool{}

@@ -121,6 +121,13 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestValidateNil(t *testing.T) {
+	var f *File
+	if err := f.Validate(); !errors.Is(err, ErrInvalidFile) {
+		t.Errorf("got %v, want ErrInvalidFile", err)
+	}
+}
+
 func TestReadFile(t *testing.T) {
 	if _, err := ReadFile(demoPath); err != nil {
 		t.Fatalf("demo: got %v, want no error", err)

@@ -85,7 +85,7 @@ signs in with HTTP Basic on each call, or once with /signin and a cookie:
     '$BASE/api/v4/cases?touchpoint=$TP&token=$TOKEN'
 
   curl -s -X PUT -u '$OP:$PW' -H 'Thalamus-Touchpoint: $TP' -H 'Thalamus-Token: $TOKEN' \
-    -H 'Content-Type: application/json' -d '{"email":"dave@example.com"}' \
+    -H 'Content-Type: application/json' -d '{"email":"bob@example.com"}' \
     '$BASE/api/v4/cases/1/assignment'
 
   curl -s -X PUT -u '$OP:$PW' -H 'Thalamus-Touchpoint: $TP' -H 'Thalamus-Token: $TOKEN' \

@@ -94,7 +94,11 @@ type Main struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	ready    chan struct{} // closed when the initial replay of both streams is done
+	view     *directory.Directory
 }
+
+// dir returns the api's directory view.
+func (m *Main) dir() *directory.Directory { return m.view }
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
@@ -226,6 +230,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The directory view: replayed now, followed from then on. In-process, the projector
 	// shares it, so that one fold serves both.
 	dir := directory.New()
+	m.view = dir
 	var proj *projection.Projector
 	applyDir := dir.Apply
 	if c.Projector {

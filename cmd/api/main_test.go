@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// Demo identities, from examples/demo-directory.json.
+const (
+	alice     = "alice@example.com"
+	alicePW   = "alice-password"
+	bob       = "bob@example.com"
+	bobPW     = "bob-password"
+	carol     = "carol@example.com"
+	dave      = "dave@example.com"
+	aliceID   = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a01"
+	bobID     = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a02"
+	daveID    = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a04"
+	erinID    = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a05"
+	downtown  = "5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e01"
+	airport   = "5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e02"
+	accounts  = "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d01"
+	openAcct  = "d4e5f6a7-b8c9-4d0e-9f1a-3b4c5d6e7f01"
+	appID     = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c01"
+	tpQuery   = "touchpoint=demo-kiosk&token=demo-kiosk-token"
+	jsonCT    = "application/json"
+	jsonUTF8  = "application/json; charset=utf-8"
+	demoFileP = "../../examples/demo-directory.json"
+)
+
+// startAPI runs the api's Main on a random port with an embedded NATS server in a temp dir.
+func startAPI(t testing.TB, data string, mods ...func(*Config)) *Main {
+	t.Helper()
+	m := NewMain()
+	m.Config = Config{
+		Addr: "127.0.0.1:0", Data: data, NATSListen: "", Replicas: 1, SyncAlways: false,
+		DirectoryFile: demoFileP, Projector: true, BcryptCost: bcrypt.MinCost,
+	}
+	for _, mod := range mods {
+		mod(&m.Config)
+	}
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	m.Stdout = io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatalf("run api: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// client calls one api.
+type client struct {
+	t    testing.TB
+	base string
+}
+
+func newClient(t testing.TB, m *Main) *client { return &client{t: t, base: "http://" + m.Addr()} }
+
+// req describes one HTTP request.
+type req struct {
+	method, path string
+	body         string
+	contentType  string
+	headers      map[string]string
+	basic        [2]string
+}
+
+func (c *client) do(r req) (int, []byte, http.Header) {
+	c.t.Helper()
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	hr, err := http.NewRequest(r.method, c.base+r.path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if r.body != "" {
+		ct := r.contentType
+		if ct == "" {
+			ct = jsonCT
+		}
+		hr.Header.Set("Content-Type", ct)
+	}
+	for k, v := range r.headers {
+		hr.Header.Set(k, v)
+	}
+	if r.basic[0] != "" {
+		hr.SetBasicAuth(r.basic[0], r.basic[1])
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// asAlice is an operator API request by alice with the touchpoint in the query.
+func asOperator(email, pw, method, path, body string) req {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return req{method: method, path: "/api/v4" + path + sep + tpQuery, body: body, basic: [2]string{email, pw}}
+}
+
+// openCase opens a case of the given type code as alice and returns its caseInstanceId.
+func (c *client) openCase(category, typeCode string) int64 {
+	c.t.Helper()
+	st, b, _ := c.do(asOperator(alice, alicePW, "POST", "/cases", fmt.Sprintf(`{"categoryCode":%q,"typeCode":%q}`, category, typeCode)))
+	if st != http.StatusCreated {
+		c.t.Fatalf("open case: got %d %s, want 201", st, b)
+	}
+	var out struct {
+		Case struct {
+			ID int64 `json:"id"`
+		} `json:"case"`
+	}
+	mustJSON(c.t, b, &out)
+	return out.Case.ID
+}
+
+func mustJSON(t testing.TB, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+}
+
+// sameJSON reports whether a and b are the same JSON value.
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
+
+var volatile = regexp.MustCompile(`"(caseId|dateOpened|statusDate|referenceDate|caseTimestamp|queueTimestamp)":"[^"]*"`)
+
+// golden compares got, with ids and times masked, to testdata/name.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, volatile.ReplaceAll(got, []byte(`"$1":"*"`)), "", "  "); err != nil {
+		t.Fatalf("indent %s: %v", got, err)
+	}
+	buf.WriteByte('\n')
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update once): %v", err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Errorf("%s differs\n got %s\nwant %s", name, buf.Bytes(), want)
+	}
+}
+
+// checkFor polls f until it returns nil or total has passed.
+func checkFor(t testing.TB, total, step time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(total)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", total, err)
+		}
+		time.Sleep(step)
+	}
+}

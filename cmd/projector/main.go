@@ -1,0 +1,203 @@
+// Command projector runs casestream's read side as its own process: it rebuilds the read
+// model from the CASES and DIRECTORY streams with ordered consumers, follows them, and answers
+// queries over NATS request/reply as a micro service in a queue group, so that any number of
+// replicas share the load. Its own HTTP address serves /healthz, /readyz and /metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/projection"
+)
+
+func main() {
+	m := NewMain()
+	if err := m.ParseFlags(os.Args[1:], os.LookupEnv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := m.Run(ctx); err != nil {
+		m.Logger.Error("start", "err", err)
+		m.Close()
+		os.Exit(1)
+	}
+	<-ctx.Done()
+	if err := m.Close(); err != nil {
+		m.Logger.Error("shutdown", "err", err)
+		os.Exit(1)
+	}
+}
+
+// Config is the projector's configuration; every flag has an environment twin.
+type Config struct {
+	Addr    string
+	NATSURL string
+	Wait    time.Duration
+}
+
+// Main is the projector program: ParseFlags, then Run, then Close.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	nc       *nats.Conn
+	svc      micro.Service
+	http     *http.Server
+	listener net.Listener
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	proj     *projection.Projector
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{Addr: ":8081", NATSURL: nats.DefaultURL, Wait: projection.DefaultWait},
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+}
+
+// ParseFlags reads args, with defaults from the environment through lookup (os.LookupEnv).
+func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) error {
+	fs := flag.NewFlagSet("projector", flag.ContinueOnError)
+	if v, ok := lookup("CASESTREAM_PROJECTOR_ADDR"); ok && v != "" {
+		m.Config.Addr = v
+	}
+	if v, ok := lookup("CASESTREAM_NATS_URL"); ok && v != "" {
+		m.Config.NATSURL = v
+	}
+	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP address of /healthz, /readyz and /metrics (CASESTREAM_PROJECTOR_ADDR)")
+	fs.StringVar(&m.Config.NATSURL, "nats-url", m.Config.NATSURL, "NATS server URL (CASESTREAM_NATS_URL)")
+	fs.DurationVar(&m.Config.Wait, "wait", m.Config.Wait, "how long a query waits for the projection to catch up")
+	return fs.Parse(args)
+}
+
+// Addr returns the HTTP listener's address once Run has returned.
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Run connects, rebuilds the model, starts following and serving, and returns.
+func (m *Main) Run(ctx context.Context) (err error) {
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.nc, err = nats.Connect(m.Config.NATSURL, nats.Name("casestream-projector"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(m.nc)
+	if err != nil {
+		return err
+	}
+	m.proj = projection.NewProjector(directory.New())
+	start := time.Now()
+	dirLast, err := eventstore.Replay(ctx, js, events.StreamDirectory, m.proj.ApplyDirectory)
+	if err != nil {
+		return fmt.Errorf("replay directory: %w", err)
+	}
+	casesLast, err := eventstore.Replay(ctx, js, events.StreamCases, m.proj.ApplyCases)
+	if err != nil {
+		return fmt.Errorf("replay cases: %w", err)
+	}
+	m.Logger.Info("model rebuilt", "cases_seq", casesLast, "directory_seq", dirLast, "took", time.Since(start))
+	for stream, after := range map[string]uint64{events.StreamDirectory: dirLast, events.StreamCases: casesLast} {
+		apply := m.proj.ApplyCases
+		if stream == events.StreamDirectory {
+			apply = m.proj.ApplyDirectory
+		}
+		m.wg.Go(func() {
+			if err := eventstore.Follow(ctx, js, stream, after, apply); err != nil && ctx.Err() == nil {
+				m.Logger.Error("follow", "stream", stream, "err", err)
+			}
+		})
+	}
+	m.svc, err = projection.NewService(m.nc, m.proj, projection.ServiceOptions{Wait: m.Config.Wait})
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "casestream_projection_cases_seq", Help: "Last CASES stream sequence applied.",
+		}, func() float64 { return float64(m.proj.Model().LastSeq()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "casestream_projection_directory_seq", Help: "Last DIRECTORY stream sequence applied.",
+		}, func() float64 { return float64(m.proj.Directory().LastSeq()) }))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !m.nc.IsConnected() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"status":"unavailable","reason":"NATS not connected"}`)
+			return
+		}
+		fmt.Fprintln(w, `{"status":"ready"}`)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Go(func() {
+		if err := m.http.Serve(m.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.Logger.Error("http", "err", err)
+		}
+	})
+	m.Logger.Info("casestream projector serving", "addr", m.Addr(), "nats", m.Config.NATSURL)
+	return nil
+}
+
+// Close stops serving and following.
+func (m *Main) Close() error {
+	var errs []error
+	if m.svc != nil {
+		errs = append(errs, m.svc.Stop())
+	}
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.http.Shutdown(ctx))
+		cancel()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.wg.Wait()
+	if m.nc != nil {
+		errs = append(errs, m.nc.Drain())
+	}
+	return errors.Join(errs...)
+}

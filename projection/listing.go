@@ -27,13 +27,7 @@ const timestampLayout = "2006-01-02T15:04:05.000Z"
 
 // MarshalJSON implements json.Marshaler.
 func (t Timestamp) MarshalJSON() ([]byte, error) {
-	if t.IsZero() {
-		return []byte("null"), nil
-	}
-	b := make([]byte, 0, len(timestampLayout)+2)
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, timestampLayout)
-	return append(b, '"'), nil
+	return t.appendJSON(make([]byte, 0, len(timestampLayout)+2)), nil
 }
 
 // AgentRef is an operator as the listing shows one in assignedTo and lockedBy.

@@ -182,10 +182,6 @@ func (p *Projector) ListActive(userID string) ListResult {
 	if workspaceID == "" {
 		return ListResult{Outcome: NoWorkspace, UnitID: unitID}
 	}
-	cases, err := json.Marshal(Listing(p.model.ActiveCases(userID, unitID), p.dir))
-	if err != nil {
-		// ActiveCase holds only strings, numbers and valid RawMessages: this cannot fail.
-		panic(fmt.Sprintf("projection: encode listing: %v", err))
-	}
+	cases := MarshalListing(Listing(p.model.ActiveCases(userID, unitID), p.dir))
 	return ListResult{Outcome: Listed, UnitID: unitID, WorkspaceID: workspaceID, Cases: cases}
 }

@@ -117,6 +117,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := m.awaitStreams(ctx, js); err != nil {
+		return err
+	}
 	m.proj = projection.NewProjector(directory.New())
 	start := time.Now()
 	dirLast, err := eventstore.Replay(ctx, js, events.StreamDirectory, m.proj.ApplyDirectory)
@@ -179,6 +182,33 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.Logger.Info("casestream projector serving", "addr", m.Addr(), "nats", m.Config.NATSURL)
 	return nil
+}
+
+// awaitStreams returns once CASES and DIRECTORY exist: the api creates them, and a projector
+// may start first.
+func (m *Main) awaitStreams(ctx context.Context, js jetstream.JetStream) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for logged := false; ; {
+		_, errC := js.Stream(ctx, events.StreamCases)
+		_, errD := js.Stream(ctx, events.StreamDirectory)
+		switch {
+		case errC == nil && errD == nil:
+			return nil
+		case !errors.Is(errC, jetstream.ErrStreamNotFound) && errC != nil:
+			return errC
+		case !errors.Is(errD, jetstream.ErrStreamNotFound) && errD != nil:
+			return errD
+		case !logged:
+			m.Logger.Info("waiting for the CASES and DIRECTORY streams")
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // Close stops serving and following.

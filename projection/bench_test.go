@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -148,4 +149,31 @@ func BenchmarkServiceActiveCases(b *testing.B) {
 			b.Fatalf("got %v %v", res.Outcome, err)
 		}
 	}
+}
+
+// BenchmarkMarshalListing encodes a listing of 100 cases by hand and with encoding/json's
+// reflection, for comparison.
+func BenchmarkMarshalListing(b *testing.B) {
+	cases := make([]ActiveCase, 100)
+	for i := range cases {
+		cases[i] = sampleCase(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), 1772357400123+int64(i))
+	}
+	b.Run("hand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			MarshalListing(cases)
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		plain := make([]plainActiveCase, len(cases))
+		for i, c := range cases {
+			plain[i] = plainActiveCase(c)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(plain); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

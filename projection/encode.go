@@ -3,6 +3,7 @@ package projection
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/casestream/casestream/events"
@@ -13,7 +14,8 @@ import (
 
 // MarshalListing returns the JSON array of cases: "[]" when there are none.
 func MarshalListing(cases []ActiveCase) []byte {
-	b := make([]byte, 0, 1024*len(cases)+2)
+	// About 1 KiB per case; a little more, so that a typical listing is not copied on growth.
+	b := make([]byte, 0, 1280*len(cases)+2)
 	b = append(b, '[')
 	for i := range cases {
 		if i > 0 {
@@ -99,9 +101,21 @@ func (t Timestamp) appendJSON(b []byte) []byte {
 	if t.IsZero() {
 		return append(b, "null"...)
 	}
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, timestampLayout)
-	return append(b, '"')
+	u := t.UTC()
+	year, month, day := u.Date()
+	if year < 0 || year > 9999 {
+		b = append(b, '"')
+		b = u.AppendFormat(b, timestampLayout)
+		return append(b, '"')
+	}
+	// timestampLayout, without the layout interpreter: the listing prints five per case.
+	hour, minute, sec := u.Clock()
+	ms := u.Nanosecond() / int(time.Millisecond)
+	return append(b, '"',
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
 }
 
 func appendTicket(b []byte, t events.Ticket) []byte {
@@ -164,6 +178,14 @@ func appendRaw(b []byte, raw json.RawMessage) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII reports the ASCII bytes a JSON string holds as they are.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string exactly as encoding/json does by default: with
 // <, > and & escaped for HTML, U+2028 and U+2029 escaped, and invalid UTF-8 replaced by
 // U+FFFD.
@@ -172,7 +194,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if plainASCII[c] {
 				i++
 				continue
 			}

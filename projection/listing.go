@@ -111,91 +111,110 @@ func optional(s string) *string {
 func Listing(rows []CaseRow, names Names) []ActiveCase {
 	out := make([]ActiveCase, len(rows))
 	l := lookups{names: names}
-	for i, r := range rows {
+	// The optional strings and agents of the whole listing share two allocations.
+	strs := arena[string]{items: make([]string, 0, 12*len(rows))}
+	agents := arena[AgentRef]{items: make([]AgentRef, 0, 2*len(rows))}
+	opt := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return strs.add(s)
+	}
+	agent := func(userID string) *AgentRef {
+		if userID == "" {
+			return nil
+		}
+		return agents.add(l.agent(userID))
+	}
+	for i := range rows {
+		r := &rows[i]
 		a := &out[i]
 		a.CaseID = r.CaseID
 		a.Ticket = r.Ticket
 		a.ServiceCategoryID = r.ServiceCategoryID
 		if c, ok := names.ServiceCategory(r.ServiceCategoryID); ok {
-			a.ServiceCategoryName = optional(c.Name)
+			a.ServiceCategoryName = opt(c.Name)
 		}
 		a.ServiceTypeID = r.ServiceTypeID
 		if t, ok := names.ServiceType(r.ServiceTypeID); ok {
-			a.ServiceTypeName = optional(t.Name)
+			a.ServiceTypeName = opt(t.Name)
 		}
 		a.Status = r.Status
 		a.StatusDate = Timestamp{r.StatusDate}
 		a.ReferenceDate = Timestamp{r.ReferenceDate}
 		a.DateOpened = Timestamp{r.DateOpened}
 		a.DateClosed = Timestamp{r.DateClosed}
-		a.AssignedTo = l.agent(r.AssignedTo)
-		a.LockedBy = l.agent(r.LockedBy)
-		a.Channel = optional(r.Channel)
+		a.AssignedTo = agent(r.AssignedTo)
+		a.LockedBy = agent(r.LockedBy)
+		a.Channel = opt(r.Channel)
 		a.Rank = r.Rank
 		a.UnitID = r.UnitID
-		a.UnitName = l.unit(r.UnitID)
+		a.UnitName = opt(l.unit(r.UnitID))
 		a.InboxID = r.InboxID
 		if in, ok := l.inbox(r.InboxID); ok {
-			a.InboxName = optional(in.Name)
-			a.InboxColorCode = optional(in.ColorCode)
+			a.InboxName = opt(in.Name)
+			a.InboxColorCode = opt(in.ColorCode)
 		}
 		a.CaseTimestamp = Timestamp{r.CaseTimestamp}
-		a.WorkstationID = optional(r.WorkstationID)
+		a.WorkstationID = opt(r.WorkstationID)
 		if r.Customer != nil {
 			cu := *r.Customer
 			a.Customer = &cu
 		}
-		a.PrintedTicket = optional(PrintedTicket(r.Ticket))
-		a.ContactPhoneNumber = optional(r.ContactPhoneNumber)
-		a.ContactEmail = optional(r.ContactEmail)
-		a.EntryMode = optional(r.EntryMode)
+		a.PrintedTicket = opt(PrintedTicket(r.Ticket))
+		a.ContactPhoneNumber = opt(r.ContactPhoneNumber)
+		a.ContactEmail = opt(r.ContactEmail)
+		a.EntryMode = opt(r.EntryMode)
 	}
 	return out
+}
+
+// arena hands out pointers to values stored in one slice. A slice that grows leaves the
+// pointers already given into its old array, which stays valid.
+type arena[T any] struct{ items []T }
+
+func (a *arena[T]) add(v T) *T {
+	a.items = append(a.items, v)
+	return &a.items[len(a.items)-1]
 }
 
 // lookups remembers the entities one listing has looked up: an agent's cases share their
 // agent, unit and a few inboxes, and each directory lookup returns a fresh copy.
 type lookups struct {
 	names   Names
-	agents  map[string]*AgentRef
-	units   map[string]*string
+	agents  map[string]AgentRef
+	units   map[string]string
 	inboxes map[string]events.Inbox
 }
 
-func (l *lookups) agent(userID string) *AgentRef {
-	if userID == "" {
-		return nil
-	}
+func (l *lookups) agent(userID string) AgentRef {
 	ref, ok := l.agents[userID]
 	if !ok {
-		ref = &AgentRef{UserID: userID}
+		ref = AgentRef{UserID: userID}
 		if op, found := l.names.Operator(userID); found {
 			ref.DisplayName, ref.Initials, ref.Picture = op.DisplayName, op.Initials, op.Picture
 		}
 		if l.agents == nil {
-			l.agents = map[string]*AgentRef{}
+			l.agents = map[string]AgentRef{}
 		}
 		l.agents[userID] = ref
 	}
-	cp := *ref
-	return &cp
+	return ref
 }
 
-func (l *lookups) unit(id string) *string {
+// unit returns the unit's name, "" if unknown.
+func (l *lookups) unit(id string) string {
 	name, ok := l.units[id]
 	if !ok {
 		if u, found := l.names.Unit(id); found {
-			name = optional(u.Name)
+			name = u.Name
 		}
 		if l.units == nil {
-			l.units = map[string]*string{}
+			l.units = map[string]string{}
 		}
 		l.units[id] = name
 	}
-	if name == nil {
-		return nil
-	}
-	return optional(*name)
+	return name
 }
 
 func (l *lookups) inbox(id string) (events.Inbox, bool) {

@@ -21,7 +21,7 @@ const (
 	demoAppID      = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c01"
 	demoClientID   = "demo-app"
 	demoSecret     = "demo-app-secret"
-	demoAgentID    = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a01"
+	demoAgentID    = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a02"
 	demoUnitID     = "5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e01"
 )
 
@@ -35,8 +35,9 @@ func demoFile() (*directory.File, error) {
 }
 
 // demo opens a few cases when the log has none, and prints how to call both APIs.
-func (m *Main) demo(ctx context.Context, svc *cases.Service, dir *directory.Directory) error {
-	last, err := m.store.LastSeq(ctx, events.StreamCases)
+func (m *Main) demo(ctx context.Context) error {
+	svc, dir := m.node.Cases, m.node.Directory
+	last, err := m.node.Store.LastSeq(ctx, events.StreamCases)
 	if err != nil {
 		return err
 	}
@@ -63,43 +64,44 @@ func (m *Main) demo(ctx context.Context, svc *cases.Service, dir *directory.Dire
 		host = "localhost"
 	}
 	base := "http://" + net.JoinHostPort(host, port)
-	r := strings.NewReplacer("$BASE", base, "$TP", demoTouchpoint, "$TOKEN", demoToken, "$OP", demoOperator,
-		"$PW", demoPassword, "$APP", demoAppID, "$CLIENT", demoClientID, "$SECRET", demoSecret,
-		"$AGENT", demoAgentID, "$UNIT", demoUnitID)
+	r := strings.NewReplacer("{base}", base, "{tp}", demoTouchpoint, "{token}", demoToken, "{op}", demoOperator,
+		"{pw}", demoPassword, "{app}", demoAppID, "{client}", demoClientID, "{secret}", demoSecret,
+		"{agent}", demoAgentID, "{unit}", demoUnitID)
 	fmt.Fprint(m.Stdout, r.Replace(demoText))
 	return nil
 }
 
 const demoText = `
-casestream demo is running at $BASE (Ctrl-C to stop).
+casestream demo is running at {base} (Ctrl-C to stop).
 
 Operator API (Thalamus v4). Touchpoint credentials go in the query or in headers; the operator
 signs in with HTTP Basic on each call, or once with /signin and a cookie:
 
   curl -s -c cookies.txt -H 'Content-Type: application/json' \
-    -d '{"principal":"$OP","password":"$PW"}' \
-    '$BASE/api/v4/signin?touchpoint=$TP&token=$TOKEN'
+    -d '{"principal":"{op}","password":"{pw}"}' \
+    '{base}/api/v4/signin?touchpoint={tp}&token={token}'
 
   curl -s -b cookies.txt -H 'Content-Type: application/json' \
     -d '{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","comments":"card swallowed by ATM"}' \
-    '$BASE/api/v4/cases?touchpoint=$TP&token=$TOKEN'
+    '{base}/api/v4/cases?touchpoint={tp}&token={token}'
 
-  curl -s -X PUT -u '$OP:$PW' -H 'Thalamus-Touchpoint: $TP' -H 'Thalamus-Token: $TOKEN' \
+  curl -s -X PUT -u '{op}:{pw}' -H 'Thalamus-Touchpoint: {tp}' -H 'Thalamus-Token: {token}' \
     -H 'Content-Type: application/json' -d '{"email":"bob@example.com"}' \
-    '$BASE/api/v4/cases/1/assignment'
+    '{base}/api/v4/cases/1/assignment'
 
-  curl -s -X PUT -u '$OP:$PW' -H 'Thalamus-Touchpoint: $TP' -H 'Thalamus-Token: $TOKEN' \
+  curl -s -X PUT -u '{op}:{pw}' -H 'Thalamus-Touchpoint: {tp}' -H 'Thalamus-Token: {token}' \
     -H 'Content-Type: application/json' -d '{"email":"nobody@example.com"}' \
-    '$BASE/api/v4/cases/1/assignment'
+    '{base}/api/v4/cases/1/assignment'
   # -> 400 {"errors":{"email":"operatorNotValid"}}
 
-Agent-impersonation API (Cubu S2S): get a token, select alice's unit, list her active cases:
+Agent-impersonation API (Cubu S2S): get a token, select bob's unit, list his active cases
+(case 1, assigned to him above):
 
-  TOKEN=$(curl -s -d 'grant_type=client_credentials&client_id=$CLIENT&client_secret=$SECRET' \
-    $BASE/oauth2/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+  TOKEN=$(curl -s -d 'grant_type=client_credentials&client_id={client}&client_secret={secret}' \
+    {base}/oauth2/token | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d '{"unitId":"$UNIT"}' $BASE/$APP/agents/$AGENT/units/_current
-  curl -s -H "Authorization: Bearer $TOKEN" $BASE/$APP/agents/$AGENT/activeCases
+    -d '{"unitId":"{unit}"}' {base}/{app}/agents/{agent}/units/_current
+  curl -s -H "Authorization: Bearer $TOKEN" {base}/{app}/agents/{agent}/activeCases
 
 Events: nats stream view CASES (the nats CLI against the embedded server's NATS listener).
 `

@@ -1,0 +1,292 @@
+// Package node assembles one casestream process: a NATS connection (to an embedded server by
+// default), the streams and key-value buckets, the directory view, the command side, the HTTP
+// surfaces and, unless the projector runs elsewhere, the projector answering queries over
+// NATS. cmd/api runs a Node; the load tool starts one in-process.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/idempotency"
+	"github.com/casestream/casestream/ids"
+	"github.com/casestream/casestream/projection"
+	"github.com/casestream/casestream/tokens"
+)
+
+// Config configures a Node.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string
+	// Data holds the embedded server's JetStream store (Data/nats).
+	Data string
+	// NATSURL connects to an outside NATS server; empty runs an embedded one.
+	NATSURL string
+	// NATSListen is where the embedded server accepts NATS clients; empty for none.
+	NATSListen string
+	// Replicas is the replica count of streams and buckets.
+	Replicas int
+	// SyncAlways makes the embedded server fsync before every acknowledgement.
+	SyncAlways bool
+	// Directory, if set, is applied as the bootstrap file (named DirectoryName in logs).
+	Directory     *directory.File
+	DirectoryName string
+	// Projector runs the projector in this process.
+	Projector bool
+	// BcryptCost hashes bootstrap secrets; bcrypt's default if zero.
+	BcryptCost int
+	// Store configures the event store; eventstore.DefaultJetStreamOptions() if nil.
+	Store  *eventstore.JetStreamOptions
+	Logger *slog.Logger
+}
+
+// Node is a running casestream process.
+type Node struct {
+	// NC is the node's NATS connection; JS its JetStream context.
+	NC *nats.Conn
+	JS jetstream.JetStream
+	// Store is the event store, Cases the command side, Directory the directory view.
+	Store     *eventstore.JetStream
+	Cases     *cases.Service
+	Directory *directory.Directory
+	// Projector is the in-process projector, nil with Config.Projector false.
+	Projector *projection.Projector
+	// Handler serves both HTTP surfaces.
+	Handler http.Handler
+
+	cfg      Config
+	log      *slog.Logger
+	ns       *server.Server
+	http     *http.Server
+	listener net.Listener
+	micro    micro.Service
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	ready    chan struct{} // closed when the initial replays are done
+}
+
+// Start starts a node and returns once it serves HTTP. On error, what was started is closed.
+func Start(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Replicas < 1 {
+		cfg.Replicas = 1
+	}
+	n = &Node{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.Close()
+			n = nil
+		}
+	}()
+	ctx, n.cancel = context.WithCancel(ctx)
+	if cfg.NATSURL == "" {
+		n.ns, err = embedded.Start(embedded.Options{
+			StoreDir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways, ServerName: "casestream",
+		})
+		if err != nil {
+			return n, err
+		}
+		n.NC, err = embedded.Connect(n.ns, nats.Name("casestream-api"))
+	} else {
+		n.NC, err = nats.Connect(cfg.NATSURL, nats.Name("casestream-api"), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		return n, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if n.JS, err = jetstream.New(n.NC); err != nil {
+		return n, err
+	}
+	if err := eventstore.EnsureStreams(ctx, n.JS, cfg.Replicas); err != nil {
+		return n, err
+	}
+	storeOpts := eventstore.DefaultJetStreamOptions()
+	if cfg.Store != nil {
+		storeOpts = *cfg.Store
+	}
+	n.Store = eventstore.NewJetStream(n.JS, storeOpts)
+	idAlloc, err := ids.Open(ctx, n.JS, cfg.Replicas)
+	if err != nil {
+		return n, err
+	}
+	sessions, err := tokens.Open(ctx, n.JS, "CASESTREAM_SESSIONS", 8*time.Hour, cfg.Replicas)
+	if err != nil {
+		return n, err
+	}
+	accessTokens, err := tokens.Open(ctx, n.JS, "CASESTREAM_TOKENS", time.Hour, cfg.Replicas)
+	if err != nil {
+		return n, err
+	}
+	idem, err := idempotency.Open(ctx, n.JS, cfg.Replicas)
+	if err != nil {
+		return n, err
+	}
+
+	// The directory view: replayed now, followed from then on. In-process, the projector
+	// shares it, so that one fold serves both.
+	n.Directory = directory.New()
+	applyDir := n.Directory.Apply
+	if cfg.Projector {
+		n.Projector = projection.NewProjector(n.Directory)
+		applyDir = n.Projector.ApplyDirectory
+	}
+	dirLast, err := eventstore.Replay(ctx, n.JS, events.StreamDirectory, applyDir)
+	if err != nil {
+		return n, fmt.Errorf("replay directory: %w", err)
+	}
+	n.follow(ctx, events.StreamDirectory, dirLast, applyDir)
+	if cfg.Directory != nil {
+		written, err := directory.Bootstrap(ctx, n.Store, n.Directory, cfg.Directory, directory.BootstrapOptions{BcryptCost: cfg.BcryptCost})
+		if err != nil {
+			return n, fmt.Errorf("apply %s: %w", cfg.DirectoryName, err)
+		}
+		n.log.Info("directory applied", "file", cfg.DirectoryName, "events", written)
+	}
+	if n.Projector != nil {
+		casesLast, err := eventstore.Replay(ctx, n.JS, events.StreamCases, n.Projector.ApplyCases)
+		if err != nil {
+			return n, fmt.Errorf("replay cases: %w", err)
+		}
+		n.follow(ctx, events.StreamCases, casesLast, n.Projector.ApplyCases)
+		if n.micro, err = projection.NewService(n.NC, n.Projector, projection.ServiceOptions{}); err != nil {
+			return n, err
+		}
+	}
+	close(n.ready)
+
+	n.Cases = cases.NewService(n.Store, idAlloc, cases.Options{})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	queries := projection.NewClient(n.NC, 5*time.Second)
+	n.Handler = httpapi.NewServer(httpapi.Config{
+		Cases:        n.Cases,
+		Directory:    n.Directory,
+		Store:        n.Store,
+		Sessions:     sessions,
+		AccessTokens: accessTokens,
+		Idempotency:  idem,
+		Queries:      queries,
+		AgentQueries: queries,
+		Positions:    n.Positions,
+		Ready:        n.readiness,
+		Logger:       n.log,
+		Registry:     reg,
+	})
+	n.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return n, err
+	}
+	n.http = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second}
+	n.wg.Go(func() {
+		if err := n.http.Serve(n.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http", "err", err)
+		}
+	})
+	n.log.Info("casestream api serving", "addr", n.Addr(), "nats", n.NATSURL(), "projector", cfg.Projector)
+	return n, nil
+}
+
+// Positions returns the last sequences of CASES and DIRECTORY: what a read must reflect.
+func (n *Node) Positions(ctx context.Context) (casesSeq, dirSeq uint64, err error) {
+	if casesSeq, err = n.Store.LastSeq(ctx, events.StreamCases); err != nil {
+		return 0, 0, err
+	}
+	dirSeq, err = n.Store.LastSeq(ctx, events.StreamDirectory)
+	return casesSeq, dirSeq, err
+}
+
+// Addr returns the HTTP listener's address.
+func (n *Node) Addr() string {
+	if n.listener == nil {
+		return ""
+	}
+	return n.listener.Addr().String()
+}
+
+// NATSURL returns where NATS clients reach the node's server ("" for an embedded server
+// without a client listener).
+func (n *Node) NATSURL() string {
+	if n.cfg.NATSURL != "" {
+		return n.cfg.NATSURL
+	}
+	if n.ns != nil && n.cfg.NATSListen != "" {
+		return n.ns.ClientURL()
+	}
+	return ""
+}
+
+// follow keeps applying a stream's records after the given sequence until the node closes.
+func (n *Node) follow(ctx context.Context, stream string, after uint64, apply func(eventstore.Record)) {
+	n.wg.Go(func() {
+		if err := eventstore.Follow(ctx, n.JS, stream, after, apply); err != nil && ctx.Err() == nil {
+			n.log.Error("follow", "stream", stream, "err", err)
+		}
+	})
+}
+
+// readiness reports NATS connected, both streams present and the initial replays done.
+func (n *Node) readiness(ctx context.Context) error {
+	if !n.NC.IsConnected() {
+		return errors.New("NATS not connected")
+	}
+	for _, name := range []string{events.StreamCases, events.StreamDirectory} {
+		if _, err := n.JS.Stream(ctx, name); err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+	}
+	select {
+	case <-n.ready:
+		return nil
+	default:
+		return errors.New("projector replaying")
+	}
+}
+
+// Close stops serving and releases everything Start started.
+func (n *Node) Close() error {
+	var errs []error
+	if n.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, n.http.Shutdown(ctx))
+		cancel()
+	}
+	if n.micro != nil {
+		errs = append(errs, n.micro.Stop())
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.Store != nil {
+		n.Store.Close()
+	}
+	if n.NC != nil {
+		n.NC.Close()
+	}
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+	}
+	return errors.Join(errs...)
+}

@@ -121,3 +121,43 @@ func TestWaitFor(t *testing.T) {
 		}
 	})
 }
+
+// TestConcurrentApplyAndQuery applies records while other goroutines query and wait; run
+// with -race it checks the locking.
+func TestConcurrentApplyAndQuery(t *testing.T) {
+	p := demoProjector(t)
+	const last = 5 + 400
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for seq := uint64(6); seq <= last; seq++ {
+			id := int64(seq)
+			if seq%2 == 0 {
+				p.ApplyCases(caseRecord(t, seq, id, t0.Add(time.Duration(seq)*time.Second), opened(id, "u1", "in1", "")))
+			} else {
+				p.ApplyCases(caseRecord(t, seq, id-1, t0.Add(time.Duration(seq)*time.Second), toOperator("a")))
+			}
+		}
+	}()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			for range 200 {
+				p.ListActive("a")
+				p.Model().NextWaiting([]string{"in1"}, nil, 5)
+				p.Model().AssignedOpen("a")
+				p.Model().QueuePosition(3)
+			}
+			errs <- p.WaitFor(context.Background(), last, 0)
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	if got := len(p.Model().ActiveCases("a", "u1")); got != 2+200 {
+		t.Errorf("got %d active cases, want %d", got, 2+200)
+	}
+}

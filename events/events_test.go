@@ -1,0 +1,176 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// samples holds one event of every registered type, with every field set.
+var samples = []Event{
+	CaseOpened{
+		CaseInstanceID: 42, CaseID: "0b7c6c8e-6f0e-4c55-9d7a-2f1e8e0c4a11", ServiceTypeID: "t1", ServiceCategoryID: "c1",
+		ServiceID: "s1", UnitID: "u1", InboxID: "i1", Status: StatusWaiting, AssignedGroup: "Tier 2",
+		Ticket: Ticket{Prefix: "A", Number: 7}, Channel: "FaceToFace", EntryMode: "WalkIn", Language: "en",
+		Customer: &Customer{DataTableID: "crm", RecordID: "r-9", DisplayName: "Jane Roe"}, ContactPhoneNumber: "+15550100",
+		ContactEmail: "jane@example.com", Resolution: "", Comments: "first visit", CaseData: json.RawMessage(`{"branch":"north"}`),
+	},
+	CaseAssigned{To: Assignment{OperatorID: "op-2"}, Previous: Assignment{GroupName: "Tier 2"}, Status: StatusActive},
+	CaseServiceStarted{AgentID: "op-3", WorkstationID: "desk-4"},
+	CaseStatusChanged{From: StatusActive, To: StatusPending},
+	CaseResolved{From: StatusPending, Resolution: "card replaced"},
+	CaseClosed{From: StatusResolved},
+	CaseNoteAdded{NoteID: 2, Description: "called back"},
+	Unit{UnitID: "u1", Name: "Downtown Branch"},
+	Inbox{InboxID: "i1", UnitID: "u1", Name: "Front Desk", ColorCode: "#1E88E5"},
+	Workspace{WorkspaceID: "w1", UnitID: "u1", Name: "Counter", Description: "walk-ins", InboxIDs: []string{"i1"}, StartNextBehavior: StartNextAuto},
+	Service{ServiceID: "s1", UnitID: "u1", InboxID: "i1", Name: "Accounts", TicketPrefix: "A"},
+	ServiceCategory{ServiceCategoryID: "c1", Code: "ACCOUNTS", Name: "Accounts and Cards"},
+	ServiceType{ServiceTypeID: "t1", Code: "LOST_CARD", Name: "Report a lost card", ServiceCategoryID: "c1", DefaultServiceID: "s1", OperatorGroup: "Tier 2"},
+	Operator{UserID: "op-2", Email: "bob@example.com", DisplayName: "Bob Brown", Initials: "BB", Picture: "", PasswordHash: "$2a$10$hash", ServiceTypes: []string{"LOST_CARD"}, Units: []string{"u1"}, Workspaces: []string{"w1"}, Roles: []string{"Agent"}},
+	OperatorGroup{GroupID: "g2", Name: "Tier 2", Members: []string{"op-2"}},
+	Touchpoint{Code: "kiosk", TokenHash: "$2a$10$hash"},
+	Application{ApplicationID: "a1", ClientID: "app", ClientSecretHash: "$2a$10$hash", Roles: []string{RoleAgentImpersonator}},
+	AgentUnitSelected{UserID: "op-2", UnitID: "u1"},
+	AgentWorkspaceSelected{UserID: "op-2", WorkspaceID: "w1"},
+}
+
+func TestSamplesCoverEveryType(t *testing.T) {
+	seen := map[string]bool{}
+	for _, ev := range samples {
+		seen[ev.EventType()] = true
+	}
+	for _, typ := range Types() {
+		if !seen[typ] {
+			t.Errorf("no sample of %s: add one, with a golden file", typ)
+		}
+	}
+}
+
+// TestGoldenEnvelopes pins the JSON of every event type in its envelope.
+func TestGoldenEnvelopes(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 15, 2, 118_765_000, time.FixedZone("CET", 3600))
+	for _, ev := range samples {
+		t.Run(ev.EventType(), func(t *testing.T) {
+			env, err := Wrap(Meta{
+				ID: "5b3c0a9e-8f6d-4c1b-9a2e-7d4f3b2a1c00", Subject: "cases.42", OccurredAt: at,
+				Actor: Actor{Kind: ActorOperator, ID: "op-1"}, CorrelationID: "corr-1",
+			}, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(env, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", ev.EventType()+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("read golden file (go test -update once): %v", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("envelope JSON changed: a change to an event is a new schema version\n got %s\nwant %s", got, want)
+			}
+			// And it reads back to the same event.
+			back, err := Unmarshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.OccurredAt.Location() != time.UTC || !back.OccurredAt.Equal(at.Truncate(time.Millisecond)) {
+				t.Errorf("occurredAt: got %v, want %v in UTC", back.OccurredAt, at.Truncate(time.Millisecond))
+			}
+			dec, err := Decode(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(normal(dec), normal(ev)) {
+				t.Errorf("decoded: got %+v, want %+v", dec, ev)
+			}
+		})
+	}
+}
+
+// normal re-encodes an event, so that RawMessage formatting does not matter.
+func normal(ev Event) string {
+	b, _ := json.Marshal(ev)
+	return string(b)
+}
+
+func TestDecodeUnknownType(t *testing.T) {
+	_, err := Decode(Envelope{Type: "case.teleported", Data: json.RawMessage(`{}`)})
+	if !errors.Is(err, ErrUnknownType) {
+		t.Fatalf("got %v, want %v", err, ErrUnknownType)
+	}
+}
+
+func TestSubjects(t *testing.T) {
+	if got := CaseSubject(42); got != "cases.42" {
+		t.Errorf("CaseSubject: got %s", got)
+	}
+	for _, tt := range []struct {
+		subject string
+		id      int64
+		ok      bool
+	}{{"cases.42", 42, true}, {"cases.0", 0, false}, {"cases.-1", -1, false}, {"cases.x", 0, false}, {"directory.unit.1", 0, false}} {
+		id, ok := CaseInstanceID(tt.subject)
+		if ok != tt.ok || (ok && id != tt.id) {
+			t.Errorf("CaseInstanceID(%q): got %d %v, want %d %v", tt.subject, id, ok, tt.id, tt.ok)
+		}
+	}
+	tokens := map[string]bool{}
+	for _, s := range []string{"kiosk-1", "Tier 2", "x6b", "k", "a.b", "*", ">", ""} {
+		tok := SubjectToken(s)
+		if tokens[tok] {
+			t.Errorf("SubjectToken(%q) = %q collides", s, tok)
+		}
+		tokens[tok] = true
+		for _, c := range tok {
+			if c == '.' || c == '*' || c == '>' || c == ' ' {
+				t.Errorf("SubjectToken(%q) = %q is not one token", s, tok)
+			}
+		}
+		if tok == "" {
+			t.Errorf("SubjectToken(%q) is empty", s)
+		}
+	}
+}
+
+// FuzzDecode feeds arbitrary message bodies to the decoder that every consumer runs: it
+// must never panic, and what it accepts must encode again.
+func FuzzDecode(f *testing.F) {
+	for _, ev := range samples {
+		env, _ := Wrap(Meta{ID: "id", Subject: "cases.1", OccurredAt: time.Unix(0, 0)}, ev)
+		b, _ := json.Marshal(env)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"type":"case.opened","data":null}`))
+	f.Add([]byte(`{"type":"case.assigned","data":{"to":5}}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		env, err := Unmarshal(body)
+		if err != nil {
+			return
+		}
+		ev, err := Decode(env)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(ev); err != nil {
+			t.Fatalf("decoded %T does not encode: %v", ev, err)
+		}
+	})
+}

@@ -315,6 +315,7 @@ type ServiceError struct {
 	Description string
 }
 
+// Error implements error.
 func (e *ServiceError) Error() string {
 	return "projection: service error " + e.Code + ": " + e.Description
 }

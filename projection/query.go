@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/casestream/casestream/eventstore"
@@ -103,8 +104,14 @@ type Projector struct {
 	model *Model
 	dir   Directory
 
-	mu      sync.Mutex    // guards applied
-	applied chan struct{} // closed and cleared on the next apply; nil when nobody waits
+	mu      sync.Mutex // guards waiters
+	waiters []*waiter
+}
+
+// waiter is a WaitFor call: ch is closed once both sequences have been applied.
+type waiter struct {
+	cases, directory uint64
+	ch               chan struct{}
 }
 
 // NewProjector returns a projector over an empty model and the given directory view.
@@ -130,13 +137,25 @@ func (p *Projector) ApplyDirectory(r eventstore.Record) {
 	p.wake()
 }
 
+// wake releases the waiters whose sequences have been applied. Only those wake up: a
+// catch-up of many records does not wake every waiting request on every record.
 func (p *Projector) wake() {
 	p.mu.Lock()
-	if p.applied != nil {
-		close(p.applied)
-		p.applied = nil
+	defer p.mu.Unlock()
+	if len(p.waiters) == 0 {
+		return
 	}
-	p.mu.Unlock()
+	cases, dir := p.model.LastSeq(), p.dir.LastSeq()
+	kept := p.waiters[:0]
+	for _, w := range p.waiters {
+		if cases >= w.cases && dir >= w.directory {
+			close(w.ch)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(p.waiters[len(kept):])
+	p.waiters = kept
 }
 
 // CaughtUp reports whether the CASES records up to casesSeq and the DIRECTORY records up to
@@ -148,24 +167,27 @@ func (p *Projector) CaughtUp(casesSeq, directorySeq uint64) bool {
 // WaitFor returns once the CASES records up to casesSeq and the DIRECTORY records up to
 // directorySeq have been applied (read-your-writes), or with ctx's error.
 func (p *Projector) WaitFor(ctx context.Context, casesSeq, directorySeq uint64) error {
-	for {
-		p.mu.Lock()
-		// Checked under mu: an apply that lands after this check closes the channel taken here.
-		if p.CaughtUp(casesSeq, directorySeq) {
-			p.mu.Unlock()
-			return nil
-		}
-		if p.applied == nil {
-			p.applied = make(chan struct{})
-		}
-		ch := p.applied
+	p.mu.Lock()
+	// Checked under mu: an apply that lands after this check finds the waiter in wake.
+	if p.CaughtUp(casesSeq, directorySeq) {
 		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return nil
 	}
+	w := &waiter{cases: casesSeq, directory: directorySeq, ch: make(chan struct{})}
+	p.waiters = append(p.waiters, w)
+	p.mu.Unlock()
+	select {
+	case <-w.ch:
+		return nil
+	case <-ctx.Done():
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i := slices.Index(p.waiters, w); i >= 0 {
+		p.waiters = slices.Delete(p.waiters, i, i+1)
+		return ctx.Err()
+	}
+	return nil // released by wake in the meantime
 }
 
 // ListActive decides the agent-impersonation API's "List Active Cases" for the user: unknown

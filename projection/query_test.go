@@ -112,12 +112,43 @@ func TestWaitFor(t *testing.T) {
 			t.Fatalf("got %v, want nil", err)
 		}
 	})
+	t.Run("each waiter at its sequence", func(t *testing.T) {
+		p := demoProjector(t) // CASES at 5
+		targets := []uint64{9, 7, 8, 6, 9}
+		done := make([]chan error, len(targets))
+		for i, target := range targets {
+			done[i] = make(chan error, 1)
+			go func() { done[i] <- p.WaitFor(context.Background(), target, 0) }()
+		}
+		for seq := uint64(6); seq <= 9; seq++ {
+			p.ApplyCases(caseRecord(t, seq, 3, t0.Add(time.Hour), events.CaseNoteAdded{NoteID: int(seq), Description: "n"}))
+			for i, target := range targets {
+				if target > seq {
+					select {
+					case err := <-done[i]:
+						t.Fatalf("waiter for %d returned %v at %d", target, err, seq)
+					default:
+					}
+				} else if target == seq {
+					if err := <-done[i]; err != nil {
+						t.Fatalf("waiter for %d: got %v, want nil", target, err)
+					}
+				}
+			}
+		}
+		if n := len(p.waiters); n != 0 {
+			t.Errorf("got %d waiters left, want 0", n)
+		}
+	})
 	t.Run("context ends", func(t *testing.T) {
 		p := demoProjector(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		if err := p.WaitFor(ctx, 100, 0); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want %v", err, context.DeadlineExceeded)
+		}
+		if n := len(p.waiters); n != 0 {
+			t.Errorf("got %d waiters left, want 0", n)
 		}
 	})
 }

@@ -104,6 +104,10 @@ func agentStatus(err error) *agentError {
 		return &agentError{http.StatusBadRequest, 0, err.Error()}
 	case errors.Is(err, errBodyTooLarge):
 		return &agentError{http.StatusRequestEntityTooLarge, 0, err.Error()}
+	case errors.Is(err, errRouteNotFound):
+		return &agentError{http.StatusNotFound, 0, "no such route"}
+	case errors.Is(err, errMethodNotAllowed):
+		return &agentError{http.StatusMethodNotAllowed, 0, "method not allowed"}
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return &agentError{http.StatusConflict, 0, err.Error()}
 	case errors.Is(err, projection.ErrNotCaughtUp), errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded):

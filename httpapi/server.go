@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,9 +81,22 @@ func NewServer(cfg Config) *Server {
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
 	s.registerAgentRoutes(s.router)
-	s.router.NotFoundHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errRouteNotFound })
-	s.router.MethodNotAllowedHandler = s.operator(func(w http.ResponseWriter, r *http.Request) error { return errMethodNotAllowed })
+	s.router.NotFoundHandler = s.surface(errRouteNotFound)
+	s.router.MethodNotAllowedHandler = s.surface(errMethodNotAllowed)
 	return s
+}
+
+// surface answers err in the error shape of the surface the path belongs to.
+func (s *Server) surface(err error) http.Handler {
+	fail := func(w http.ResponseWriter, r *http.Request) error { return err }
+	op, agent := s.operator(fail), s.agent(fail)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			op(w, r)
+			return
+		}
+		agent(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.

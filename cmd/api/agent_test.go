@@ -55,6 +55,7 @@ func TestAgentAPIAuth(t *testing.T) {
 		{"unknown token", bearer("nope", "GET", agentPath(aliceID, "/status"), ""), 401, `{"message":"unknown or expired bearer token"}`},
 		{"another application", bearer(tok, "GET", "/00000000-0000-4000-8000-000000000000/agents/"+aliceID+"/status", ""), 403, `{"message":"the token belongs to another application"}`},
 		{"unknown user", bearer(tok, "GET", agentPath("00000000-0000-4000-8000-000000000000", "/status"), ""), 404, `{"message":"no such user"}`},
+		{"unknown route", bearer(tok, "GET", "/"+appID+"/nothing", ""), 404, `{"message":"no such route"}`},
 		{"unknown user's listing", bearer(tok, "GET", agentPath("00000000-0000-4000-8000-000000000000", "/activeCases"), ""), 404, `{"message":"no such user"}`},
 	}
 	for _, tt := range tests {

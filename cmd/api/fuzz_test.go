@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -100,7 +99,7 @@ func FuzzAgentAPI(f *testing.F) {
 		if st >= 500 {
 			t.Fatalf("POST %s %q: got %d %s", r.path, body, st, b)
 		}
-		if st >= 400 && st != http.StatusNotFound && st != http.StatusMethodNotAllowed {
+		if st >= 400 {
 			var e struct {
 				Message string `json:"message"`
 			}

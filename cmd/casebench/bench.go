@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/node"
+)
+
+// Concurrency of the scenarios.
+const (
+	writers     = 32 // raw appenders and assign clients
+	listClients = 16 // listing clients
+)
+
+// scale sizes a run. Every timed loop stops at duration or at maxOps, whichever comes first.
+type scale struct {
+	duration     time.Duration
+	maxOps       int
+	casesPerUser int // distinct cases per writer or client in the append and assign runs
+	activeCases  int
+	agents       int
+	loadEvents   int // events in the stream the cold loads read from
+	loadPerCase  int // events of each case in that stream
+	loadSamples  int
+	memCases     int // active cases folded for bytes_per_active_case
+}
+
+var (
+	fullScale = scale{
+		duration: 10 * time.Second, maxOps: 2_000_000, casesPerUser: 64,
+		activeCases: 100_000, agents: 1000,
+		loadEvents: 1_000_000, loadPerCase: 10, loadSamples: 2000,
+		memCases: 1_000_000,
+	}
+	quickScale = scale{
+		duration: 3 * time.Second, maxOps: 500_000, casesPerUser: 32,
+		activeCases: 10_000, agents: 100,
+		loadEvents: 100_000, loadPerCase: 10, loadSamples: 500,
+		memCases: 100_000,
+	}
+)
+
+// Scenario names, for -profile and the progress lines.
+var scenarios = []string{"append", "assign", "lag", "list", "replay", "load", "memory"}
+
+func scenarioNames() string { return strings.Join(scenarios, ", ") }
+
+func validScenario(s string) bool {
+	for _, n := range scenarios {
+		if n == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Case instance id ranges, one per use, so that the scenarios never share a case.
+const (
+	idsAssign = 1
+	idsAppend = 100_000_000
+	idsActive = 200_000_000
+	idsLag    = 300_000_000
+	idsLoad   = 400_000_000
+)
+
+// bench is one run: its nodes and where it writes.
+type bench struct {
+	cfg      Config
+	sc       scale
+	progress io.Writer
+	log      *slog.Logger
+	prof     *profiler
+
+	// base offsets every case instance id: 0 on embedded servers, distinct per run on an
+	// outside server whose streams may hold earlier runs.
+	base    int64
+	durable *node.Node
+	lazy    *node.Node
+	dirs    []string
+}
+
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.progress, "casebench: "+format+"\n", args...)
+}
+
+// scenario runs fn as the named scenario, profiled if asked.
+func (b *bench) scenario(name string, fn func() error) error {
+	b.step("%s", name)
+	b.prof.start(name)
+	defer b.prof.stop(name)
+	start := time.Now()
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	b.step("%s done in %.1fs", name, time.Since(start).Seconds())
+	return nil
+}
+
+// startNode starts a node with the given directory file, on an embedded server (durable or
+// lazy) in a fresh temporary directory, or on the outside server.
+func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) (*node.Node, error) {
+	cfg := node.Config{
+		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSListen: "", Replicas: 1,
+		SyncAlways: durable, Directory: f, DirectoryName: "casebench directory",
+		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
+	}
+	if b.cfg.NATSURL == "" {
+		dir, err := os.MkdirTemp("", "casebench-")
+		if err != nil {
+			return nil, err
+		}
+		b.dirs = append(b.dirs, dir)
+		cfg.Data = dir
+	}
+	return node.Start(ctx, cfg)
+}
+
+func (b *bench) run(ctx context.Context) (Results, error) {
+	var r Results
+	if b.cfg.NATSURL != "" {
+		// Streams on an outside server keep earlier runs' cases: start above them.
+		b.base = (time.Now().Unix() % 1_000_000) * 10_000_000_000
+	}
+	// The listing's agents go to the lazy node only: the durable one would fsync each.
+	demo, err := benchDirectory(0)
+	if err != nil {
+		return r, err
+	}
+	f, err := benchDirectory(b.sc.agents)
+	if err != nil {
+		return r, err
+	}
+	if b.cfg.NATSURL != "" {
+		demo = f
+	}
+	b.step("starting the durable node")
+	if b.durable, err = b.startNode(ctx, true, demo); err != nil {
+		return r, fmt.Errorf("start durable node: %w", err)
+	}
+	if b.cfg.NATSURL == "" {
+		b.step("starting the lazy node")
+		if b.lazy, err = b.startNode(ctx, false, f); err != nil {
+			return r, fmt.Errorf("start lazy node: %w", err)
+		}
+	} else {
+		b.log.Warn("with -nats-url the durable and lazy runs share the outside server and its sync setting")
+		b.lazy = b.durable
+	}
+
+	err = b.scenario("append", func() error {
+		if r.AppendDurablePerS, err = b.appendRun(ctx, b.durable, 0); err != nil {
+			return err
+		}
+		r.AppendLazyPerS, err = b.appendRun(ctx, b.lazy, 1)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("assign", func() error {
+		var lat []time.Duration
+		if r.AssignDurablePerS, lat, err = b.assignRun(ctx, b.durable, 0); err != nil {
+			return err
+		}
+		r.AssignP50Ms, r.AssignP99Ms = percentile(lat, 50), percentile(lat, 99)
+		r.AssignLazyPerS, _, err = b.assignRun(ctx, b.lazy, 1)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	r.AssignDurableRatio = r.AssignDurablePerS / r.AppendDurablePerS
+	r.AssignLazyRatio = r.AssignLazyPerS / r.AppendLazyPerS
+	err = b.scenario("lag", func() error {
+		lat, err := b.lagRun(ctx, b.durable, r.AssignDurablePerS/2)
+		r.LagP50Ms, r.LagP99Ms = percentile(lat, 50), percentile(lat, 99)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("list", func() error {
+		r.ListPerS, r.ListP50Ms, r.ListP99Ms, r.ListRatioStatic, err = b.listRun(ctx, b.lazy)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("replay", func() error {
+		r.ReplayRatio, err = b.replayRun(ctx, b.lazy)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("load", func() error {
+		r.LoadP99Ms, err = b.loadRun(ctx, b.lazy)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("memory", func() error {
+		r.BytesPerActiveCase, err = memoryRun(b.sc.memCases, max(b.sc.memCases/100, 1))
+		return err
+	})
+	return r, err
+}
+
+func (b *bench) close() error {
+	var errs []error
+	if b.lazy != nil && b.lazy != b.durable {
+		errs = append(errs, b.lazy.Close())
+	}
+	if b.durable != nil {
+		errs = append(errs, b.durable.Close())
+	}
+	for _, d := range b.dirs {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	b.lazy, b.durable, b.dirs = nil, nil, nil
+	return errors.Join(errs...)
+}

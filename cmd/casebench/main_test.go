@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
+var tinyScale = scale{
+	duration: 200 * time.Millisecond, maxOps: 10_000, casesPerUser: 2,
+	activeCases: 40, agents: 4,
+	loadEvents: 400, loadPerCase: 4, loadSamples: 20,
+	memCases: 1000,
+}
+
+func runMain(t *testing.T, args ...string) (stdout string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	m := NewMain()
+	m.Stdout, m.Stderr = &out, &errOut
+	if err := m.ParseFlags(args, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatalf("parse flags: %v", err)
+	}
+	sc := tinyScale
+	m.scale = &sc
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := m.Run(ctx)
+	if cerr := m.Close(); cerr != nil {
+		t.Errorf("close: %v", cerr)
+	}
+	if err != nil {
+		t.Fatalf("run: %v\nstderr: %s", err, errOut.String())
+	}
+	return out.String()
+}
+
+func TestRunJSON(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	out := runMain(t, "-quick", "-json")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q is not one JSON object: %v", out, err)
+	}
+	want := []string{
+		"append_durable_per_s", "append_lazy_per_s",
+		"assign_durable_per_s", "assign_lazy_per_s", "assign_p50_ms", "assign_p99_ms",
+		"assign_durable_ratio", "assign_lazy_ratio",
+		"list_per_s", "list_p50_ms", "list_p99_ms", "list_ratio_static",
+		"lag_p50_ms", "lag_p99_ms", "replay_ratio", "load_p99_ms", "bytes_per_active_case",
+	}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	slices.Sort(want)
+	if !slices.Equal(keys, want) {
+		t.Errorf("got keys %v, want %v", keys, want)
+	}
+	for _, k := range want {
+		v, ok := got[k].(float64)
+		if !ok || !(v > 0) {
+			t.Errorf("got %s = %v, want a positive number", k, got[k])
+		}
+	}
+	if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
+		t.Errorf("got %v (%v) left in the temporary directory after Close, want nothing", left, err)
+	}
+}
+
+func TestRunTable(t *testing.T) {
+	out := runMain(t)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if got, want := len(lines), 1+len(rows(Results{}, tinyScale)); got != want {
+		t.Fatalf("got %d lines, want %d:\n%s", got, want, out)
+	}
+	for _, r := range rows(Results{}, tinyScale) {
+		if !strings.Contains(out, r.key) {
+			t.Errorf("got no line for %s in:\n%s", r.key, out)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    Config
+		wantErr bool
+	}{
+		{name: "defaults", want: Config{}},
+		{name: "all", args: []string{"-quick", "-json", "-cpuprofile", "cpu.out", "-profile", "list", "-nats-url", "nats://127.0.0.1:4222"},
+			want: Config{Quick: true, JSON: true, CPUProfile: "cpu.out", Profile: "list", NATSURL: "nats://127.0.0.1:4222"}},
+		{name: "environment", env: map[string]string{"CASEBENCH_NATS_URL": "nats://127.0.0.1:4333"}, want: Config{NATSURL: "nats://127.0.0.1:4333"}},
+		{name: "unknown scenario", args: []string{"-cpuprofile", "cpu.out", "-profile", "nope"}, wantErr: true},
+		{name: "profile without file", args: []string{"-profile", "list"}, wantErr: true},
+		{name: "extra argument", args: []string{"list"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			m.Stderr = &bytes.Buffer{}
+			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
+			}
+			if err == nil && m.Config != tt.want {
+				t.Errorf("got %+v, want %+v", m.Config, tt.want)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		samples []time.Duration
+		p       float64
+		want    float64
+	}{
+		{"empty", nil, 50, 0},
+		{"one", ms(7), 99, 7},
+		{"median of unsorted", ms(5, 1, 4, 2, 3), 50, 3},
+		{"p99 of 100", ms(seq(100)...), 99, 99},
+		{"p99 of 1000", ms(seq(1000)...), 99, 990},
+		{"p100", ms(3, 9, 1), 100, 9},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := percentile(tt.samples, tt.p); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i + 1
+	}
+	return out
+}

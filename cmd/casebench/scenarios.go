@@ -1,0 +1,588 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/node"
+	"github.com/casestream/casestream/projection"
+)
+
+// catchUpTimeout bounds every wait for the projector to apply what was written.
+const catchUpTimeout = 5 * time.Minute
+
+// loop runs op on n workers, each with its own counter i from 0, until the scale's duration
+// has passed or its maxOps operations have started, and returns the number of operations
+// completed per second and their latencies. The first error stops every worker.
+func (b *bench) loop(ctx context.Context, n int, op func(ctx context.Context, w, i int) error) (perS float64, lat []time.Duration, err error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		started atomic.Int64
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+	)
+	deadline := time.Now().Add(b.sc.duration)
+	start := time.Now()
+	for w := range n {
+		wg.Go(func() {
+			var mine []time.Duration
+			for i := 0; time.Now().Before(deadline) && started.Add(1) <= int64(b.sc.maxOps) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				if err := op(ctx, w, i); err != nil {
+					cancel(err)
+					break
+				}
+				mine = append(mine, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := since(start)
+	if err := context.Cause(ctx); err != nil {
+		return 0, nil, err
+	}
+	if len(lat) == 0 {
+		return 0, nil, errNoSamples
+	}
+	return float64(len(lat)) / elapsed, lat, nil
+}
+
+// appendRun measures raw JetStream appends: writers goroutines, each appending events to
+// its own cases with the expected last sequence of the case's subject and a message id.
+func (b *bench) appendRun(ctx context.Context, n *node.Node, run int64) (float64, error) {
+	per := b.sc.casesPerUser
+	last := make([][]uint64, writers)
+	for w := range last {
+		last[w] = make([]uint64, per)
+	}
+	perS, _, err := b.loop(ctx, writers, func(ctx context.Context, w, i int) error {
+		k := i % per
+		id := b.base + idsAppend + run*10_000_000 + int64(w*per+k)
+		env, err := envelope(id, time.Now(), events.CaseNoteAdded{NoteID: i/per + 1, Description: "casebench note"})
+		if err != nil {
+			return err
+		}
+		m, err := message(env)
+		if err != nil {
+			return err
+		}
+		ack, err := n.JS.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(last[w][k]))
+		if err != nil {
+			return fmt.Errorf("publish to %s: %w", env.Subject, err)
+		}
+		last[w][k] = ack.Sequence
+		return nil
+	})
+	return perS, err
+}
+
+// httpClient returns a client keeping enough idle connections for conc concurrent callers.
+func httpClient(conc int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        2 * conc,
+			MaxIdleConnsPerHost: 2 * conc,
+			IdleConnTimeout:     time.Minute,
+		},
+	}
+}
+
+// do sends req and checks the answer's status; it returns the body.
+func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, &errStatus{method: req.Method, url: req.URL.String(), status: resp.StatusCode, body: string(body)}
+	}
+	return body, nil
+}
+
+// assignRun measures PUT /api/v4/cases/{id}/assignment: writers clients, each assigning its
+// own cases in turn, alternately to bob and to dave, so that every call writes an event.
+func (b *bench) assignRun(ctx context.Context, n *node.Node, run int64) (float64, []time.Duration, error) {
+	per := b.sc.casesPerUser
+	caseID := func(w, k int) int64 { return b.base + idsAssign + run*10_000_000 + int64(w*per+k) }
+	bl, err := newBulk(n.NC)
+	if err != nil {
+		return 0, nil, err
+	}
+	for w := range writers {
+		for k := range per {
+			env, err := envelope(caseID(w, k), time.Now(), opened(caseID(w, k)))
+			if err != nil {
+				return 0, nil, err
+			}
+			if err := bl.publish(env); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
+	if err := bl.wait(ctx); err != nil {
+		return 0, nil, err
+	}
+	c := httpClient(writers)
+	defer c.CloseIdleConnections()
+	base := "http://" + n.Addr() + "/api/v4/cases/"
+	bodies := [2][]byte{}
+	for t, email := range assignTargets {
+		bodies[t], _ = json.Marshal(map[string]string{"email": email})
+	}
+	return b.loop(ctx, writers, func(ctx context.Context, w, i int) error {
+		k := i % per
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut,
+			base+fmt.Sprint(caseID(w, k))+"/assignment", bytes.NewReader(bodies[(i/per)%2]))
+		if err != nil {
+			return err
+		}
+		req.SetBasicAuth(aliceEmail, alicePassword)
+		req.Header.Set("Thalamus-Touchpoint", demoTouchpoint)
+		req.Header.Set("Thalamus-Token", demoTPToken)
+		req.Header.Set("Content-Type", "application/json")
+		_, err = do(c, req, http.StatusCreated)
+		return err
+	})
+}
+
+// lagRun appends new cases through the node's store at the given rate and measures, for
+// each, the time from the append's acknowledgement to the projector having applied it.
+func (b *bench) lagRun(ctx context.Context, n *node.Node, rate float64) ([]time.Duration, error) {
+	if rate <= 0 {
+		return nil, fmt.Errorf("no rate to pace appends at")
+	}
+	total := min(int(rate*b.sc.duration.Seconds()), b.sc.maxOps)
+	total = max(total, 1)
+	todo := make(chan int, writers)
+	var (
+		mu    sync.Mutex
+		lat   []time.Duration
+		first error
+		wg    sync.WaitGroup
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range writers {
+		wg.Go(func() {
+			for i := range todo {
+				d, err := b.lagOne(ctx, n, b.base+idsLag+int64(i))
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+					cancel()
+				}
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		})
+	}
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+pace:
+	for i := range total {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		select {
+		case todo <- i:
+		case <-ctx.Done():
+			break pace
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	return lat, ctx.Err()
+}
+
+func (b *bench) lagOne(ctx context.Context, n *node.Node, id int64) (time.Duration, error) {
+	env, err := envelope(id, time.Now(), opened(id))
+	if err != nil {
+		return 0, err
+	}
+	seq, err := n.Store.Append(ctx, env.Subject, 0, []events.Envelope{env})
+	if err != nil {
+		return 0, err
+	}
+	acked := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	if err := n.Projector.WaitFor(wctx, seq, 0); err != nil {
+		return 0, fmt.Errorf("wait for %d in the projection: %w", seq, err)
+	}
+	return time.Since(acked), nil
+}
+
+// loadActive writes the listing's data: activeCases cases, each opened and assigned to one
+// of the agents, whose current unit is then selected. It returns once the projector has
+// applied them.
+func (b *bench) loadActive(ctx context.Context, n *node.Node) error {
+	bl, err := newBulk(n.NC)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range b.sc.activeCases {
+		id := b.base + idsActive + int64(i)
+		for _, ev := range []events.Event{opened(id), toOperator(agentID(i % b.sc.agents))} {
+			env, err := envelope(id, now, ev)
+			if err != nil {
+				return err
+			}
+			if err := bl.publish(env); err != nil {
+				return err
+			}
+		}
+	}
+	if err := bl.wait(ctx); err != nil {
+		return err
+	}
+	if err := b.selectUnits(ctx, n); err != nil {
+		return err
+	}
+	return b.catchUp(ctx, n)
+}
+
+// selectUnits makes the Downtown unit every agent's current unit.
+func (b *bench) selectUnits(ctx context.Context, n *node.Node) error {
+	todo := make(chan int)
+	errs := make(chan error, listClients)
+	var wg sync.WaitGroup
+	for range listClients {
+		wg.Go(func() {
+			for i := range todo {
+				meta := events.Meta{ID: uuid.NewString(), OccurredAt: time.Now(), Actor: benchActor, CorrelationID: "casebench"}
+				if err := directory.SelectUnit(ctx, n.Store, n.Directory, meta, agentID(i), demoUnit); err != nil {
+					errs <- fmt.Errorf("select unit of agent %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	var err error
+feed:
+	for i := range b.sc.agents {
+		select {
+		case todo <- i:
+		case err = <-errs:
+			break feed
+		}
+	}
+	close(todo)
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	select {
+	case err = <-errs:
+	default:
+	}
+	return err
+}
+
+// catchUp waits for the node's projector to apply the whole CASES stream.
+func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
+	last, err := lastSeq(ctx, n.JS)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	return n.Projector.WaitFor(wctx, last, n.Directory.LastSeq())
+}
+
+// listRun measures GET /{applicationId}/agents/{userId}/activeCases, then a plain handler
+// answering the same bytes, with the same client code.
+func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, ratio float64, err error) {
+	b.step("list: writing %d active cases of %d agents", b.sc.activeCases, b.sc.agents)
+	if err := b.loadActive(ctx, n); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	c := httpClient(listClients)
+	defer c.CloseIdleConnections()
+	token, err := accessToken(ctx, c, "http://"+n.Addr())
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	get := func(base string) func(ctx context.Context, w, i int) ([]byte, error) {
+		return func(ctx context.Context, w, i int) ([]byte, error) {
+			agent := agentID((i*listClients + w) % b.sc.agents)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agent+"/activeCases", nil)
+			if err != nil {
+				return nil, err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			return do(c, req, http.StatusOK)
+		}
+	}
+	listing := get("http://" + n.Addr())
+	sample, err := listing(ctx, 0, 0)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	var rows []json.RawMessage
+	if err := json.Unmarshal(sample, &rows); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("listing: %w", err)
+	}
+	if want := (b.sc.activeCases + b.sc.agents - 1) / b.sc.agents; len(rows) != want {
+		return 0, 0, 0, 0, fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
+	}
+	b.step("list: %d bytes per listing", len(sample))
+	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+		_, err := listing(ctx, w, i)
+		return err
+	})
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	p50, p99 = percentile(lat, 50), percentile(lat, 99)
+
+	b.step("list: the static handler")
+	static, err := serveStatic(sample)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	defer static.Close()
+	plain := get("http://" + static.Addr)
+	staticPerS, _, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+		_, err := plain(ctx, w, i)
+		return err
+	})
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	return perS, p50, p99, perS / staticPerS, nil
+}
+
+// staticServer answers every request with the same body.
+type staticServer struct {
+	Addr string
+	srv  *http.Server
+	done chan struct{}
+}
+
+func serveStatic(body []byte) (*staticServer, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &staticServer{Addr: l.Addr().String(), done: make(chan struct{})}
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		_, _ = w.Write(body)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(s.done)
+		_ = s.srv.Serve(l)
+	}()
+	return s, nil
+}
+
+func (s *staticServer) Close() {
+	_ = s.srv.Close()
+	<-s.done
+}
+
+// accessToken signs the demo application in with its client credentials.
+func accessToken(ctx context.Context, c *http.Client, base string) (string, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {demoClientID}, "client_secret": {demoSecret}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/oauth2/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	body, err := do(c, req, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" {
+		return "", fmt.Errorf("token answer %q: %v", body, err)
+	}
+	return tok.AccessToken, nil
+}
+
+// replayRun compares a projector rebuild over the CASES stream with a bare ordered-consumer
+// drain of it, best of two each, and returns rebuild rate / drain rate.
+func (b *bench) replayRun(ctx context.Context, n *node.Node) (float64, error) {
+	last, err := lastSeq(ctx, n.JS)
+	if err != nil {
+		return 0, err
+	}
+	var bestDrain, bestReplay time.Duration
+	for range 2 {
+		t := time.Now()
+		if err := drain(ctx, n.JS, last); err != nil {
+			return 0, err
+		}
+		if d := time.Since(t); bestDrain == 0 || d < bestDrain {
+			bestDrain = d
+		}
+		p := projection.NewProjector(n.Directory)
+		t = time.Now()
+		got, err := eventstore.Replay(ctx, n.JS, events.StreamCases, p.ApplyCases)
+		if err != nil {
+			return 0, err
+		}
+		if d := time.Since(t); bestReplay == 0 || d < bestReplay {
+			bestReplay = d
+		}
+		if got != last || p.Model().LastSeq() != last {
+			return 0, fmt.Errorf("rebuild reached %d (model %d), want %d", got, p.Model().LastSeq(), last)
+		}
+	}
+	b.step("replay: %d events, drain %v, rebuild %v", last, bestDrain, bestReplay)
+	return bestDrain.Seconds() / bestReplay.Seconds(), nil
+}
+
+// drain reads the CASES stream up to last with an ordered consumer, doing nothing with the
+// messages.
+func drain(ctx context.Context, js jetstream.JetStream, last uint64) error {
+	cons, err := js.OrderedConsumer(ctx, events.StreamCases, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	ctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
+	defer cancel()
+	for {
+		msg, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return fmt.Errorf("drain: %w", err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		if md.Sequence.Stream >= last {
+			return nil
+		}
+	}
+}
+
+// loadRun writes loadEvents events over loadEvents/loadPerCase cases, round robin, so that
+// each case's events lie far apart in the stream, and measures cold loads of distinct cases
+// with the store's Load.
+func (b *bench) loadRun(ctx context.Context, n *node.Node) (float64, error) {
+	b.step("load: writing %d events", b.sc.loadEvents)
+	nCases := max(b.sc.loadEvents/b.sc.loadPerCase, 1)
+	bl, err := newBulk(n.NC)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	for j := range b.sc.loadEvents {
+		id := b.base + idsLoad + int64(j%nCases)
+		env, err := envelope(id, now, events.CaseNoteAdded{NoteID: j/nCases + 1, Description: "casebench note"})
+		if err != nil {
+			return 0, err
+		}
+		if err := bl.publish(env); err != nil {
+			return 0, err
+		}
+	}
+	if err := bl.wait(ctx); err != nil {
+		return 0, err
+	}
+	// The projector folds (and ignores) these events; let it finish before measuring.
+	if err := b.catchUp(ctx, n); err != nil {
+		return 0, err
+	}
+	b.step("load: %d cold loads", min(b.sc.loadSamples, nCases))
+	order := rand.Perm(nCases)[:min(b.sc.loadSamples, nCases)]
+	lat := make([]time.Duration, 0, len(order))
+	deadline := time.Now().Add(b.sc.duration)
+	for _, k := range order {
+		if time.Now().After(deadline) && len(lat) > 0 {
+			break
+		}
+		subject := events.CaseSubject(b.base + idsLoad + int64(k))
+		want := b.sc.loadEvents / nCases
+		if k < b.sc.loadEvents%nCases {
+			want++
+		}
+		t := time.Now()
+		recs, err := n.Store.Load(ctx, subject, 0)
+		if err != nil {
+			return 0, err
+		}
+		lat = append(lat, time.Since(t))
+		if len(recs) != want {
+			return 0, fmt.Errorf("load %s: got %d events, want %d", subject, len(recs), want)
+		}
+	}
+	return percentile(lat, 99), nil
+}
+
+// memoryRun folds nCases cases, each opened and assigned to one of agents agents, into a
+// fresh model and returns the growth of the heap per case. The records are made one at a
+// time and dropped, so that the heap holds only what the model keeps.
+func memoryRun(nCases, agents int) (float64, error) {
+	before := heapAlloc()
+	m := projection.NewModel()
+	now := time.Now()
+	seq := uint64(0)
+	for i := range nCases {
+		id := int64(idsActive + i)
+		for _, ev := range []events.Event{opened(id), toOperator(agentID(i % agents))} {
+			env, err := envelope(id, now, ev)
+			if err != nil {
+				return 0, err
+			}
+			seq++
+			m.Apply(eventstore.Record{Seq: seq, Envelope: env})
+		}
+	}
+	after := heapAlloc()
+	if got := len(m.ActiveCases(agentID(0), demoUnit)); got == 0 {
+		return 0, fmt.Errorf("the model lists no active case of agent 0")
+	}
+	runtime.KeepAlive(m)
+	return float64(int64(after)-int64(before)) / float64(nCases), nil
+}
+
+func heapAlloc() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

@@ -45,11 +45,18 @@ type JetStreamOptions struct {
 	// Batching turns group commit on: concurrent Appends are coalesced into atomic batches,
 	// so that one fsync acknowledges many of them. Off, every Append is its own publish.
 	Batching bool
+	// PipelineBelow is the size, in messages, under which a batch is not published as one
+	// atomic batch but as pipelined publishes, one per Append (an Append of several events
+	// is still one atomic batch of its own). On a single server an atomic batch costs a
+	// few milliseconds however small it is (the server stages it in a store of its own),
+	// while pipelined publishes cost one fsync each. 0 publishes every batch atomically.
+	PipelineBelow int
 }
 
-// DefaultJetStreamOptions returns the options production runs with: batching on.
+// DefaultJetStreamOptions returns the options production runs with: batching on,
+// pipelining batches of fewer than 64 messages (see docs/performance.md).
 func DefaultJetStreamOptions() JetStreamOptions {
-	return JetStreamOptions{Batching: true}
+	return JetStreamOptions{Batching: true, PipelineBelow: 64}
 }
 
 // JetStream is the Store on the CASES and DIRECTORY streams (see EnsureStreams). A subject
@@ -300,6 +307,10 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 	for _, r := range reqs {
 		msgs = append(msgs, r.messages()...)
 	}
+	if len(msgs) < s.opts.PipelineBelow {
+		s.commitPipelined(reqs)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
 	ack, err := s.publishBatch(ctx, msgs)
 	cancel()
@@ -321,6 +332,47 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 	for _, r := range reqs {
 		r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
 	}
+}
+
+// commitPipelined publishes each of reqs on its own without waiting for the previous
+// acknowledgement, and answers each from its own acknowledgement. Appends of several
+// events are published as atomic batches, concurrently.
+func (s *JetStream) commitPipelined(reqs []*appendReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	futures := make([]jetstream.PubAckFuture, len(reqs))
+	for i, r := range reqs {
+		if len(r.bodies) > 1 {
+			wg.Go(func() { r.done <- s.commitOne(ctx, r) })
+			continue
+		}
+		f, err := s.js.PublishMsgAsync(r.messages()[0])
+		if err != nil {
+			r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		r := reqs[i]
+		select {
+		case ack := <-f.Ok():
+			if ack.Duplicate {
+				r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate}
+			} else {
+				r.done <- appendResult{seq: ack.Sequence}
+			}
+		case err := <-f.Err():
+			r.done <- s.refused(ctx, r, err)
+		case <-ctx.Done():
+			r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, ctx.Err())}
+		}
+	}
+	wg.Wait()
 }
 
 // publishBatch publishes msgs as one atomic batch, waiting only for the commit's answer.

@@ -55,11 +55,21 @@ func checkFor(tb testing.TB, total, step time.Duration, fn func() error) {
 	tb.Fatalf("after %v: %v", total, err)
 }
 
+// storeVariants are the ways a JetStream store commits appends.
+var storeVariants = []struct {
+	name string
+	opts eventstore.JetStreamOptions
+}{
+	{"unbatched", eventstore.JetStreamOptions{Batching: false}},
+	{"atomic batches", eventstore.JetStreamOptions{Batching: true}},
+	{"default", eventstore.DefaultJetStreamOptions()},
+}
+
 func TestJetStreamContract(t *testing.T) {
-	for _, batching := range []bool{true, false} {
-		t.Run(fmt.Sprintf("batching=%v", batching), func(t *testing.T) {
+	for _, v := range storeVariants {
+		t.Run(v.name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) eventstore.Store {
-				s, _ := newJetStream(t, eventstore.JetStreamOptions{Batching: batching})
+				s, _ := newJetStream(t, v.opts)
 				return s
 			})
 		})
@@ -143,9 +153,9 @@ func newEnv(subject, text string) events.Envelope {
 }
 
 func TestAppendHeaders(t *testing.T) {
-	for _, batching := range []bool{true, false} {
-		t.Run(fmt.Sprintf("batching=%v", batching), func(t *testing.T) {
-			s, js := newJetStream(t, eventstore.JetStreamOptions{Batching: batching})
+	for _, v := range storeVariants {
+		t.Run(v.name, func(t *testing.T) {
+			s, js := newJetStream(t, v.opts)
 			ctx := testCtx(t)
 			subj := events.CaseSubject(7)
 			envs := []events.Envelope{newEnv(subj, "a"), newEnv(subj, "b")}

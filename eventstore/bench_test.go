@@ -1,0 +1,206 @@
+package eventstore_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+)
+
+// BenchmarkLoad loads one case of 10 events from a CASES stream of 100,000 events over
+// 10,000 cases, built once per run with lazy fsync, in two layouts: "spread", each case's
+// events 10,000 sequences apart, as when cases live side by side for days; "contiguous",
+// each case's events next to each other, as when each was written in one append.
+func BenchmarkLoad(b *testing.B) {
+	const cases, perCase = 10_000, 10
+	spread, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
+	buildStream(b, spread, cases, perCase, 1)
+	contiguous, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
+	buildStream(b, contiguous, cases, perCase, perCase)
+
+	for _, loader := range []string{"direct", "ordered"} {
+		for _, layout := range []struct {
+			name string
+			s    *eventstore.JetStream
+		}{{"spread", spread}, {"contiguous", contiguous}} {
+			load := layout.s.Load
+			if loader == "ordered" {
+				load = layout.s.LoadOrdered
+			}
+			b.Run(loader+"/"+layout.name, func(b *testing.B) {
+				ctx := context.Background()
+				i := 0
+				for b.Loop() {
+					subj := events.CaseSubject(int64(i%cases + 1))
+					i += 7919 // a prime: visit the cases out of order
+					recs, err := load(ctx, subj, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(recs) != perCase {
+						b.Fatalf("Load(%s): got %d records, want %d", subj, len(recs), perCase)
+					}
+				}
+			})
+		}
+	}
+}
+
+// buildStream gives each of cases subjects perCase events, written in rounds of perAppend
+// events per subject, each round appending to every subject concurrently.
+func buildStream(b *testing.B, s *eventstore.JetStream, cases, perCase, perAppend int) {
+	b.Helper()
+	ctx := context.Background()
+	last := make([]uint64, cases)
+	const workers = 64
+	for round := range perCase / perAppend {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for c := w; c < cases; c += workers {
+					subj := events.CaseSubject(int64(c + 1))
+					envs := make([]events.Envelope, perAppend)
+					for k := range envs {
+						envs[k] = newEnv(subj, fmt.Sprint(round, k))
+					}
+					seq, err := s.Append(ctx, subj, last[c], envs)
+					if err != nil {
+						b.Errorf("Append(%s): %v", subj, err)
+						return
+					}
+					last[c] = seq
+				}
+			})
+		}
+		wg.Wait()
+		if b.Failed() {
+			b.FailNow()
+		}
+	}
+}
+
+// BenchmarkAppend appends one event to a new case per operation from 1, 32 or 256
+// concurrent writers, with fsync before every acknowledgement, for each way of committing.
+func BenchmarkAppend(b *testing.B) {
+	for _, v := range storeVariants {
+		for _, writers := range []int{1, 32, 256} {
+			b.Run(fmt.Sprintf("%s/writers=%d", v.name, writers), func(b *testing.B) {
+				srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir(), SyncAlways: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+				nc, err := embedded.Connect(srv)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer nc.Close()
+				js, _ := jetstream.New(nc)
+				ctx := context.Background()
+				if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
+					b.Fatal(err)
+				}
+				s := eventstore.NewJetStream(js, v.opts)
+				defer s.Close()
+
+				var next atomic.Int64
+				work := make(chan struct{}, b.N)
+				for range b.N {
+					work <- struct{}{}
+				}
+				close(work)
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for range writers {
+					wg.Go(func() {
+						for range work {
+							subj := events.CaseSubject(next.Add(1))
+							if _, err := s.Append(ctx, subj, 0, []events.Envelope{newEnv(subj, "x")}); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+			})
+		}
+	}
+}
+
+// BenchmarkCommit publishes n single-event appends to n new cases, with fsync before every
+// acknowledgement, as one atomic batch or as n pipelined publishes: what the store's
+// PipelineBelow option chooses between. One op is one batch.
+func BenchmarkCommit(b *testing.B) {
+	srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir(), SyncAlways: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	nc, err := embedded.Connect(srv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
+		b.Fatal(err)
+	}
+	var next int64
+	messages := func(n int) []*nats.Msg {
+		msgs := make([]*nats.Msg, n)
+		for i := range msgs {
+			next++
+			subj := events.CaseSubject(next)
+			body, _ := json.Marshal(newEnv(subj, "x"))
+			m := nats.NewMsg(subj)
+			m.Data = body
+			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+			m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
+			msgs[i] = m
+		}
+		return msgs
+	}
+	for _, n := range []int{1, 16, 64, 256, 1000} {
+		b.Run(fmt.Sprintf("atomic/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := jetstreamext.PublishMsgBatch(ctx, js, messages(n), jetstreamext.BatchFlowControl{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
+		b.Run(fmt.Sprintf("pipelined/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				futures := make([]jetstream.PubAckFuture, 0, n)
+				for _, m := range messages(n) {
+					f, err := js.PublishMsgAsync(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					futures = append(futures, f)
+				}
+				for _, f := range futures {
+					select {
+					case <-f.Ok():
+					case err := <-f.Err():
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}

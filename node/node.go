@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		}
 		n.NC, err = embedded.Connect(n.ns, nats.Name("casestream-api"))
 	} else {
-		n.NC, err = nats.Connect(cfg.NATSURL, nats.Name("casestream-api"), nats.MaxReconnects(-1))
+		n.NC, err = nats.Connect(cfg.NATSURL, nats.Name("casestream-api"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	}
 	if err != nil {
 		return n, fmt.Errorf("connect to NATS: %w", err)
@@ -118,7 +118,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if n.JS, err = jetstream.New(n.NC); err != nil {
 		return n, err
 	}
-	if err := eventstore.EnsureStreams(ctx, n.JS, cfg.Replicas); err != nil {
+	// A cluster that is still electing its JetStream leaders refuses or times out; the setup
+	// is retried until it answers (bounded), so that api and NATS can start together.
+	if err := n.retry(ctx, "create streams", func() error { return eventstore.EnsureStreams(ctx, n.JS, cfg.Replicas) }); err != nil {
 		return n, err
 	}
 	storeOpts := eventstore.DefaultJetStreamOptions()
@@ -126,19 +128,24 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		storeOpts = *cfg.Store
 	}
 	n.Store = eventstore.NewJetStream(n.JS, storeOpts)
-	idAlloc, err := ids.Open(ctx, n.JS, cfg.Replicas)
-	if err != nil {
-		return n, err
-	}
-	sessions, err := tokens.Open(ctx, n.JS, "CASESTREAM_SESSIONS", 8*time.Hour, cfg.Replicas)
-	if err != nil {
-		return n, err
-	}
-	accessTokens, err := tokens.Open(ctx, n.JS, "CASESTREAM_TOKENS", time.Hour, cfg.Replicas)
-	if err != nil {
-		return n, err
-	}
-	idem, err := idempotency.Open(ctx, n.JS, cfg.Replicas)
+	var (
+		idAlloc                *ids.IDs
+		sessions, accessTokens *tokens.Bucket
+		idem                   *idempotency.Store
+	)
+	err = n.retry(ctx, "create key-value buckets", func() (err error) {
+		if idAlloc, err = ids.Open(ctx, n.JS, cfg.Replicas); err != nil {
+			return err
+		}
+		if sessions, err = tokens.Open(ctx, n.JS, "CASESTREAM_SESSIONS", 8*time.Hour, cfg.Replicas); err != nil {
+			return err
+		}
+		if accessTokens, err = tokens.Open(ctx, n.JS, "CASESTREAM_TOKENS", time.Hour, cfg.Replicas); err != nil {
+			return err
+		}
+		idem, err = idempotency.Open(ctx, n.JS, cfg.Replicas)
+		return err
+	})
 	if err != nil {
 		return n, err
 	}
@@ -205,6 +212,25 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	})
 	n.log.Info("casestream api serving", "addr", n.Addr(), "nats", n.NATSURL(), "projector", cfg.Projector)
 	return n, nil
+}
+
+// setupAttempts bounds the retries of a setup step, one a second.
+const setupAttempts = 60
+
+// retry runs a setup step until it succeeds, ctx ends, or setupAttempts have failed.
+func (n *Node) retry(ctx context.Context, what string, step func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := step()
+		if err == nil || ctx.Err() != nil || attempt == setupAttempts {
+			return err
+		}
+		n.log.Warn("NATS not ready; retrying", "step", what, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Positions returns the last sequences of CASES and DIRECTORY: what a read must reflect.

@@ -109,7 +109,7 @@ func (m *Main) Addr() string {
 // Run connects, rebuilds the model, starts following and serving, and returns.
 func (m *Main) Run(ctx context.Context) (err error) {
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.nc, err = nats.Connect(m.Config.NATSURL, nats.Name("casestream-projector"), nats.MaxReconnects(-1))
+	m.nc, err = nats.Connect(m.Config.NATSURL, nats.Name("casestream-projector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// TestClusterTopology runs the production shape with real processes: three nats-server
+// processes in a JetStream cluster, streams with three replicas, two api replicas with
+// -projector=false and a projector. A write on one api is read on the other at once, sessions
+// and tokens issued by one are accepted by the other, and the service keeps working when one
+// NATS node stops.
+func TestClusterTopology(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a NATS cluster")
+	}
+	bin := t.TempDir()
+	natsBin := build(t, bin, natsServerPkg)
+	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
+
+	clients := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var urls, routeURLs []string
+	for i := range clients {
+		urls = append(urls, "nats://"+clients[i])
+		routeURLs = append(routeURLs, "nats://"+routes[i])
+	}
+	stops := make([]func(), 3)
+	for i := range clients {
+		host, port, _ := strings.Cut(clients[i], ":")
+		stops[i] = process(t, natsBin, "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
+			"-n", fmt.Sprintf("nats-%d", i+1), "--cluster_name", "casestream", "--cluster", routeURLs[i],
+			"--routes", strings.Join(routeURLs, ","))
+	}
+	natsURL := strings.Join(urls, ",")
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	checkFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if !nc.IsConnected() {
+			return fmt.Errorf("not connected to the cluster")
+		}
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+
+	api1, api2 := freeAddr(t), freeAddr(t)
+	apiArgs := func(addr string) []string {
+		return []string{"-nats-url", natsURL, "-addr", addr, "-replicas", "3", "-projector=false", "-directory", "../../examples/demo-directory.json"}
+	}
+	process(t, apiBin, apiArgs(api1)...)
+	process(t, apiBin, apiArgs(api2)...)
+	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	for _, a := range []string{api1, api2} {
+		checkFor(t, 90*time.Second, 100*time.Millisecond, func() error {
+			st, b, err := call("GET", "http://"+a+"/readyz", "", nil)
+			if err != nil || st != 200 {
+				return fmt.Errorf("readyz %s: %d %s %v", a, st, b, err)
+			}
+			return nil
+		})
+	}
+	info, err := js.Stream(context.Background(), "CASES")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := info.CachedInfo().Config.Replicas; r != 3 {
+		t.Fatalf("CASES replicas: got %d, want 3", r)
+	}
+
+	// A session from api-1 works on api-2.
+	st, b, err := call("POST", "http://"+api1+"/api/v4/signin?"+tp, `{"principal":"alice@example.com","password":"alice-password"}`, nil)
+	if err != nil || st != 200 {
+		t.Fatalf("signin: %d %s %v", st, b, err)
+	}
+	_, _, hdr := callWithHeaders("POST", "http://"+api1+"/api/v4/signin?"+tp, `{"principal":"alice@example.com","password":"alice-password"}`)
+	cookie := map[string]string{"Cookie": strings.Split(hdr.Get("Set-Cookie"), ";")[0]}
+	// A token from api-2 works on api-1.
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"demo-app-secret"}}
+	st, b, err = call("POST", "http://"+api2+"/oauth2/token", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if err != nil || st != 200 {
+		t.Fatalf("token: %d %s %v", st, b, err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal([]byte(b), &tok)
+	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	if st, b, err = call("POST", "http://"+api1+"/"+appID+"/agents/"+aliceID+"/units/_current", `{"unitId":"`+downtown+`"}`, bearer); err != nil || st != 200 {
+		t.Fatalf("select unit on api-1 with api-2's token: %d %s %v", st, b, err)
+	}
+
+	round := func(name string) {
+		t.Helper()
+		// Open on api-2 with api-1's session, assign on api-1, list on api-2.
+		st, b, err := call("POST", "http://"+api2+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, cookie)
+		if err != nil || st != 201 {
+			t.Fatalf("%s: create on api-2 with api-1's session: %d %s %v", name, st, b, err)
+		}
+		var created struct {
+			Case struct {
+				ID     int64  `json:"id"`
+				CaseID string `json:"caseId"`
+			} `json:"case"`
+		}
+		_ = json.Unmarshal([]byte(b), &created)
+		if st, b, err = call("PUT", fmt.Sprintf("http://%s/api/v4/cases/%d/assignment?%s", api1, created.Case.ID, tp), `{"email":"alice@example.com"}`, cookie); err != nil || st != 201 {
+			t.Fatalf("%s: assign on api-1: %d %s %v", name, st, b, err)
+		}
+		st, b, err = call("GET", "http://"+api2+"/"+appID+"/agents/"+aliceID+"/activeCases", "", bearer)
+		if err != nil || st != 200 || !strings.Contains(b, created.Case.CaseID) {
+			t.Fatalf("%s: listing on api-2 right after the assignment on api-1: %d %s %v", name, st, b, err)
+		}
+	}
+	round("three nodes")
+	stops[2]()
+	round("one node down")
+}

@@ -204,3 +204,22 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReplay replays a CASES stream of 100,000 events (10,000 cases of 10) with
+// Replay, which reads through the same ordered consumer as Follow. One op is one replay.
+func BenchmarkReplay(b *testing.B) {
+	const cases, perCase = 10_000, 10
+	s, js := newJetStream(b, eventstore.DefaultJetStreamOptions())
+	buildStream(b, s, cases, perCase, perCase)
+	ctx := context.Background()
+	for b.Loop() {
+		n := 0
+		if _, err := eventstore.Replay(ctx, js, events.StreamCases, func(eventstore.Record) { n++ }); err != nil {
+			b.Fatal(err)
+		}
+		if n != cases*perCase {
+			b.Fatalf("Replay: got %d events, want %d", n, cases*perCase)
+		}
+	}
+	b.ReportMetric(float64(b.N*cases*perCase)/b.Elapsed().Seconds(), "events/s")
+}

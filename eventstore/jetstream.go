@@ -64,8 +64,15 @@ func DefaultJetStreamOptions() JetStreamOptions {
 //
 // With batching, one committer goroutine publishes the pending Appends as atomic batches
 // of at most MaxBatch messages and at most one Append per subject, and starts the next
-// batch as soon as the previous one is acknowledged. A batch the server refuses is split
-// in halves until every Append has its own answer.
+// batch as soon as the previous one is acknowledged, so that batches grow with the load.
+// A batch the server refuses is split in halves until every Append has its own answer. A
+// batch smaller than PipelineBelow messages is published as pipelined publishes instead,
+// which is faster at that size. A lone single-event Append is a plain publish.
+//
+// A retried Append is recognised when the subject's last event is its last event, or, for
+// an atomic batch, when the server still remembers one of its ids (DuplicateWindow): the
+// answer is ErrDuplicate. A retry after another writer appended to the subject is
+// ErrConflict.
 type JetStream struct {
 	js   jetstream.JetStream
 	opts JetStreamOptions

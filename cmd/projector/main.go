@@ -185,23 +185,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 }
 
 // awaitStreams returns once CASES and DIRECTORY exist: the api creates them, and a projector
-// may start first.
+// may start before the api, or before NATS answers.
 func (m *Main) awaitStreams(ctx context.Context, js jetstream.JetStream) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for logged := false; ; {
-		_, errC := js.Stream(ctx, events.StreamCases)
-		_, errD := js.Stream(ctx, events.StreamDirectory)
-		switch {
-		case errC == nil && errD == nil:
+	var last string
+	for {
+		_, err := js.Stream(ctx, events.StreamCases)
+		if err == nil {
+			_, err = js.Stream(ctx, events.StreamDirectory)
+		}
+		if err == nil {
 			return nil
-		case !errors.Is(errC, jetstream.ErrStreamNotFound) && errC != nil:
-			return errC
-		case !errors.Is(errD, jetstream.ErrStreamNotFound) && errD != nil:
-			return errD
-		case !logged:
-			m.Logger.Info("waiting for the CASES and DIRECTORY streams")
-			logged = true
+		}
+		if err.Error() != last {
+			m.Logger.Info("waiting for the CASES and DIRECTORY streams", "err", err)
+			last = err.Error()
 		}
 		select {
 		case <-ctx.Done():

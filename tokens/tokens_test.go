@@ -1,0 +1,97 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/embedded"
+)
+
+func open(t *testing.T, ttl time.Duration) (*Bucket, jetstream.KeyValue) {
+	t.Helper()
+	_, nc := embedded.StartTest(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(context.Background(), js, "TEST_TOKENS", ttl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), "TEST_TOKENS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, kv
+}
+
+func TestIssueLookupRevoke(t *testing.T) {
+	b, kv := open(t, time.Hour)
+	ctx := context.Background()
+	tok, err := b.Issue(ctx, []byte(`{"userId":"u1"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != 43 {
+		t.Errorf("token length: got %d, want 43 (256 bits, base64url)", len(tok))
+	}
+	got, err := b.Lookup(ctx, tok)
+	if err != nil || string(got) != `{"userId":"u1"}` {
+		t.Fatalf("lookup: got %s, %v", got, err)
+	}
+	// Only a hash of the token is stored.
+	keys, err := kv.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k == tok {
+			t.Fatalf("the token itself is a key")
+		}
+	}
+	other, _ := b.Issue(ctx, []byte("x"))
+	if other == tok {
+		t.Fatalf("two tokens are equal")
+	}
+	for _, bad := range []string{"", "nope", tok + "x", string(make([]byte, 300))} {
+		if _, err := b.Lookup(ctx, bad); !errors.Is(err, ErrNotFound) {
+			t.Errorf("lookup %q: got %v, want %v", bad, err, ErrNotFound)
+		}
+	}
+	if err := b.Revoke(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lookup(ctx, tok); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after revoke: got %v, want %v", err, ErrNotFound)
+	}
+	if err := b.Revoke(ctx, "never-issued"); err != nil {
+		t.Fatalf("revoking an unknown token: %v", err)
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	b, _ := open(t, 200*time.Millisecond)
+	ctx := context.Background()
+	tok, err := b.Issue(ctx, []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lookup(ctx, tok); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := b.Lookup(ctx, tok)
+		if errors.Is(err, ErrNotFound) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("token still valid after 10s with a 200ms TTL: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -68,6 +68,41 @@ func TestAgentAPIAuth(t *testing.T) {
 	}
 }
 
+// Applications added with frank, each with one role.
+const (
+	managerApp      = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c02"
+	impersonatorApp = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c03"
+)
+
+func TestApplicationRoles(t *testing.T) {
+	m := startAPI(t, t.TempDir(), withFrank(t))
+	c := newClient(t, m)
+	manager := c.agentToken("manager-app", "manager-secret")
+	impersonator := c.agentToken("impersonator-app", "impersonator-secret")
+	queue := `{"serviceTypeId":"` + openAcct + `","channel":"Phone"}`
+	tests := []struct {
+		name   string
+		r      req
+		status int
+	}{
+		{"impersonation without AgentImpersonator", bearer(manager, "GET", "/"+managerApp+"/agents/"+aliceID+"/status", ""), 403},
+		{"queue-up without CaseManager", bearer(impersonator, "POST", "/"+impersonatorApp+"/services/"+accounts+"/cases", queue), 403},
+		{"impersonation with AgentImpersonator", bearer(impersonator, "GET", "/"+impersonatorApp+"/agents/"+aliceID+"/status", ""), 200},
+		{"queue-up with CaseManager", bearer(manager, "POST", "/"+managerApp+"/services/"+accounts+"/cases", queue), 201},
+		{"queue-up to an unknown service", bearer(manager, "POST", "/"+managerApp+"/services/00000000-0000-4000-8000-000000000000/cases", queue), 404},
+		{"queue-up with an unknown type", bearer(manager, "POST", "/"+managerApp+"/services/"+accounts+"/cases", `{"serviceTypeId":"x","channel":"Phone"}`), 400},
+		{"queue-up with an unknown channel", bearer(manager, "POST", "/"+managerApp+"/services/"+accounts+"/cases", `{"serviceTypeId":"`+openAcct+`","channel":"Pigeon"}`), 400},
+		{"another application's path", bearer(manager, "POST", "/"+appID+"/services/"+accounts+"/cases", queue), 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if st, b, _ := c.do(tt.r); st != tt.status {
+				t.Fatalf("got %d %s, want %d", st, b, tt.status)
+			}
+		})
+	}
+}
+
 // frankID is an operator added to the demo directory with a unit but no workspace.
 const frankID = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a09"
 
@@ -85,6 +120,11 @@ func withFrank(t *testing.T) func(*Config) {
 		"picture": "", "password": "frank-password", "blocked": false, "serviceTypes": []string{"*"},
 		"units": []string{downtown}, "workspaces": []string{}, "roles": []string{"Agent"},
 	})
+	// Two applications with one role each.
+	f["applications"] = append(f["applications"],
+		map[string]any{"applicationId": managerApp, "clientId": "manager-app", "clientSecret": "manager-secret", "roles": []string{"CaseManager"}},
+		map[string]any{"applicationId": impersonatorApp, "clientId": "impersonator-app", "clientSecret": "impersonator-secret", "roles": []string{"AgentImpersonator"}},
+	)
 	out, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)

@@ -112,21 +112,27 @@ func httpClient(conc int) *http.Client {
 	}
 }
 
-// do sends req and checks the answer's status; it returns the body.
-func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
+// do sends req and checks the answer's status. It returns the body if keep is set, and
+// otherwise reads it into io.Discard (a pooled buffer), so that the measuring client
+// allocates little of its own.
+func do(c *http.Client, req *http.Request, want int, keep bool) ([]byte, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	if resp.StatusCode != want || keep {
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != want {
+			return nil, &errStatus{method: req.Method, url: req.URL.String(), status: resp.StatusCode, body: string(body)}
+		}
+		return body, nil
 	}
-	if resp.StatusCode != want {
-		return nil, &errStatus{method: req.Method, url: req.URL.String(), status: resp.StatusCode, body: string(body)}
-	}
-	return body, nil
+	_, err = io.Copy(io.Discard, resp.Body)
+	return nil, err
 }
 
 // assignRun measures PUT /api/v4/cases/{id}/assignment: writers clients, each assigning its
@@ -170,7 +176,7 @@ func (b *bench) assignRun(ctx context.Context, n *node.Node, run int64) (float64
 		req.Header.Set("Thalamus-Touchpoint", demoTouchpoint)
 		req.Header.Set("Thalamus-Token", demoTPToken)
 		req.Header.Set("Content-Type", "application/json")
-		_, err = do(c, req, http.StatusCreated)
+		_, err = do(c, req, http.StatusCreated, false)
 		return err
 	})
 }
@@ -325,30 +331,27 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 
 // listRun measures GET /{applicationId}/agents/{userId}/activeCases, then a plain handler
 // answering the same bytes, with the same client code.
+// The data must be loaded first (loadActive).
 func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, ratio float64, err error) {
-	b.step("list: writing %d active cases of %d agents", b.sc.activeCases, b.sc.agents)
-	if err := b.loadActive(ctx, n); err != nil {
-		return 0, 0, 0, 0, err
-	}
 	c := httpClient(listClients)
 	defer c.CloseIdleConnections()
 	token, err := accessToken(ctx, c, "http://"+n.Addr())
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	get := func(base string) func(ctx context.Context, w, i int) ([]byte, error) {
-		return func(ctx context.Context, w, i int) ([]byte, error) {
+	get := func(base string) func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
+		return func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
 			agent := agentID((i*listClients + w) % b.sc.agents)
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agent+"/activeCases", nil)
 			if err != nil {
 				return nil, err
 			}
 			req.Header.Set("Authorization", "Bearer "+token)
-			return do(c, req, http.StatusOK)
+			return do(c, req, http.StatusOK, keep)
 		}
 	}
 	listing := get("http://" + n.Addr())
-	sample, err := listing(ctx, 0, 0)
+	sample, err := listing(ctx, 0, 0, true)
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
@@ -361,7 +364,7 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, rati
 	}
 	b.step("list: %d bytes per listing", len(sample))
 	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
-		_, err := listing(ctx, w, i)
+		_, err := listing(ctx, w, i, false)
 		return err
 	})
 	if err != nil {
@@ -377,7 +380,7 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, rati
 	defer static.Close()
 	plain := get("http://" + static.Addr)
 	staticPerS, _, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
-		_, err := plain(ctx, w, i)
+		_, err := plain(ctx, w, i, false)
 		return err
 	})
 	if err != nil {
@@ -423,7 +426,7 @@ func accessToken(ctx context.Context, c *http.Client, base string) (string, erro
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	body, err := do(c, req, http.StatusOK)
+	body, err := do(c, req, http.StatusOK, true)
 	if err != nil {
 		return "", err
 	}

@@ -265,9 +265,9 @@ func (n *Node) NATSURL() string {
 // follow keeps applying a stream's records after the given sequence until the node closes.
 func (n *Node) follow(ctx context.Context, stream string, after uint64, apply func(eventstore.Record)) {
 	n.wg.Go(func() {
-		if err := eventstore.Follow(ctx, n.JS, stream, after, apply); err != nil && ctx.Err() == nil {
-			n.log.Error("follow", "stream", stream, "err", err)
-		}
+		eventstore.FollowResuming(ctx, n.JS, stream, after, apply, func(err error) {
+			n.log.Warn("following a stream failed; resuming", "stream", stream, "err", err)
+		})
 	})
 }
 

@@ -137,9 +137,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			apply = m.proj.ApplyDirectory
 		}
 		m.wg.Go(func() {
-			if err := eventstore.Follow(ctx, js, stream, after, apply); err != nil && ctx.Err() == nil {
-				m.Logger.Error("follow", "stream", stream, "err", err)
-			}
+			eventstore.FollowResuming(ctx, js, stream, after, apply, func(err error) {
+				m.Logger.Warn("following a stream failed; resuming", "stream", stream, "err", err)
+			})
 		})
 	}
 	m.svc, err = projection.NewService(m.nc, m.proj, projection.ServiceOptions{Wait: m.Config.Wait})

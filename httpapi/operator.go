@@ -442,6 +442,20 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, c caller) error 
 	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
 }
 
+// onCase runs a command on the path's case, which the caller must be allowed to act on.
+func (s *Server) onCase(r *http.Request, c caller, decide cases.Decider) (aggregate.Case, error) {
+	id, err := caseInstanceID(r)
+	if err != nil {
+		return aggregate.Case{}, err
+	}
+	return s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
+		if !cs.MayActOn(s.cfg.Directory, c.operator) {
+			return nil, aggregate.ErrCaseInvalidID
+		}
+		return decide(cs)
+	})
+}
+
 func deref(p *string) string {
 	if p == nil {
 		return ""
@@ -456,14 +470,7 @@ func (s *Server) transition(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	id, err := caseInstanceID(r)
-	if err != nil {
-		return err
-	}
-	cs, err := s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
-		if !cs.MayActOn(s.cfg.Directory, c.operator) {
-			return nil, aggregate.ErrCaseInvalidID
-		}
+	cs, err := s.onCase(r, c, func(cs *aggregate.Case) ([]events.Event, error) {
 		return cs.Transition(body.StatusName)
 	})
 	if err != nil {
@@ -479,14 +486,7 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request, c caller) error
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	id, err := caseInstanceID(r)
-	if err != nil {
-		return err
-	}
-	cs, err := s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
-		if !cs.MayActOn(s.cfg.Directory, c.operator) {
-			return nil, aggregate.ErrCaseInvalidID
-		}
+	cs, err := s.onCase(r, c, func(cs *aggregate.Case) ([]events.Event, error) {
 		return cs.AddNote(body.Description)
 	})
 	if err != nil {

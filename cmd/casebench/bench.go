@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/node"
 )
 
@@ -113,6 +114,11 @@ func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) 
 		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSListen: "", Replicas: 1,
 		SyncAlways: durable, Directory: f, DirectoryName: "casebench directory",
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
+	}
+	if b.cfg.PipelineBelow >= 0 {
+		opts := eventstore.DefaultJetStreamOptions()
+		opts.PipelineBelow = b.cfg.PipelineBelow
+		cfg.Store = &opts
 	}
 	if b.cfg.NATSURL == "" {
 		dir, err := os.MkdirTemp("", "casebench-")

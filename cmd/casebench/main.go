@@ -53,6 +53,10 @@ type Config struct {
 	// (of the whole run if Profile is empty).
 	CPUProfile string
 	Profile    string
+	// PipelineBelow, if not negative, replaces the store's
+	// eventstore.JetStreamOptions.PipelineBelow (group commit publishes smaller batches as
+	// pipelined publishes instead of atomic batches).
+	PipelineBelow int
 }
 
 // Main is the casebench program: ParseFlags, then Run, then Close.
@@ -70,7 +74,7 @@ type Main struct {
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	return &Main{Stdout: os.Stdout, Stderr: os.Stderr}
+	return &Main{Config: Config{PipelineBelow: -1}, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
 // ParseFlags reads args; lookup (os.LookupEnv) provides CASEBENCH_NATS_URL.
@@ -86,6 +90,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print one JSON object instead of the table")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a pprof CPU profile to this file")
 	fs.StringVar(&c.Profile, "profile", c.Profile, "profile only this scenario: "+scenarioNames()+" (default: the whole run)")
+	fs.IntVar(&c.PipelineBelow, "pipeline-below", c.PipelineBelow, "the store's PipelineBelow; negative keeps eventstore.DefaultJetStreamOptions()")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -97,10 +97,10 @@ func TestParseFlags(t *testing.T) {
 		want    Config
 		wantErr bool
 	}{
-		{name: "defaults", want: Config{}},
-		{name: "all", args: []string{"-quick", "-json", "-cpuprofile", "cpu.out", "-profile", "list", "-nats-url", "nats://127.0.0.1:4222"},
-			want: Config{Quick: true, JSON: true, CPUProfile: "cpu.out", Profile: "list", NATSURL: "nats://127.0.0.1:4222"}},
-		{name: "environment", env: map[string]string{"CASEBENCH_NATS_URL": "nats://127.0.0.1:4333"}, want: Config{NATSURL: "nats://127.0.0.1:4333"}},
+		{name: "defaults", want: Config{PipelineBelow: -1}},
+		{name: "all", args: []string{"-quick", "-json", "-cpuprofile", "cpu.out", "-profile", "list", "-nats-url", "nats://127.0.0.1:4222", "-pipeline-below", "0"},
+			want: Config{Quick: true, JSON: true, CPUProfile: "cpu.out", Profile: "list", NATSURL: "nats://127.0.0.1:4222", PipelineBelow: 0}},
+		{name: "environment", env: map[string]string{"CASEBENCH_NATS_URL": "nats://127.0.0.1:4333"}, want: Config{NATSURL: "nats://127.0.0.1:4333", PipelineBelow: -1}},
 		{name: "unknown scenario", args: []string{"-cpuprofile", "cpu.out", "-profile", "nope"}, wantErr: true},
 		{name: "profile without file", args: []string{"-profile", "list"}, wantErr: true},
 		{name: "extra argument", args: []string{"list"}, wantErr: true},

@@ -52,7 +52,7 @@ var (
 )
 
 // Scenario names, for -profile and the progress lines.
-var scenarios = []string{"memory", "append", "assign", "lag", "listdata", "list", "replay", "load"}
+var scenarios = []string{"memory", "append", "assign", "lag", "listdata", "list", "static", "replay", "load"}
 
 func scenarioNames() string { return strings.Join(scenarios, ", ") }
 
@@ -212,8 +212,17 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	if err != nil {
 		return r, err
 	}
+	var sample []byte
 	err = b.scenario("list", func() error {
-		r.ListPerS, r.ListP50Ms, r.ListP99Ms, r.ListRatioStatic, err = b.listRun(ctx, b.lazy)
+		r.ListPerS, r.ListP50Ms, r.ListP99Ms, sample, err = b.listRun(ctx, b.lazy)
+		return err
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.scenario("static", func() error {
+		staticPerS, err := b.staticRun(ctx, sample)
+		r.ListRatioStatic = r.ListPerS / staticPerS
 		return err
 	})
 	if err != nil {

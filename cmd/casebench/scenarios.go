@@ -329,38 +329,27 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 	return n.Projector.WaitFor(wctx, last, n.Directory.LastSeq())
 }
 
-// listRun measures GET /{applicationId}/agents/{userId}/activeCases, then a plain handler
-// answering the same bytes, with the same client code.
-// The data must be loaded first (loadActive).
-func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, ratio float64, err error) {
+// listRun measures GET /{applicationId}/agents/{userId}/activeCases. The data must be
+// loaded first (loadActive). It returns, with the figures, the listing of agent 0, and
+// keeps the client for staticRun.
+func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99 float64, sample []byte, err error) {
 	c := httpClient(listClients)
 	defer c.CloseIdleConnections()
 	token, err := accessToken(ctx, c, "http://"+n.Addr())
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
-	get := func(base string) func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
-		return func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
-			agent := agentID((i*listClients + w) % b.sc.agents)
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agent+"/activeCases", nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Authorization", "Bearer "+token)
-			return do(c, req, http.StatusOK, keep)
-		}
-	}
-	listing := get("http://" + n.Addr())
-	sample, err := listing(ctx, 0, 0, true)
+	listing := b.getter(c, "http://"+n.Addr(), token)
+	sample, err = listing(ctx, 0, 0, true)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
 	var rows []json.RawMessage
 	if err := json.Unmarshal(sample, &rows); err != nil {
-		return 0, 0, 0, 0, fmt.Errorf("listing: %w", err)
+		return 0, 0, 0, nil, fmt.Errorf("listing: %w", err)
 	}
 	if want := (b.sc.activeCases + b.sc.agents - 1) / b.sc.agents; len(rows) != want {
-		return 0, 0, 0, 0, fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
+		return 0, 0, 0, nil, fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
 	}
 	b.step("list: %d bytes per listing", len(sample))
 	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
@@ -368,25 +357,40 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99, rati
 		return err
 	})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
-	p50, p99 = percentile(lat, 50), percentile(lat, 99)
+	return perS, percentile(lat, 50), percentile(lat, 99), sample, nil
+}
 
-	b.step("list: the static handler")
-	static, err := serveStatic(sample)
+// staticRun measures, with the listing's client code, a plain net/http handler answering
+// body to every request.
+func (b *bench) staticRun(ctx context.Context, body []byte) (float64, error) {
+	static, err := serveStatic(body)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, err
 	}
 	defer static.Close()
-	plain := get("http://" + static.Addr)
-	staticPerS, _, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+	c := httpClient(listClients)
+	defer c.CloseIdleConnections()
+	plain := b.getter(c, "http://"+static.Addr, "static")
+	perS, _, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
 		_, err := plain(ctx, w, i, false)
 		return err
 	})
-	if err != nil {
-		return 0, 0, 0, 0, err
+	return perS, err
+}
+
+// getter returns the listing call on base: worker w's i-th call lists an agent in turn.
+func (b *bench) getter(c *http.Client, base, token string) func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
+	return func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
+		agent := agentID((i*listClients + w) % b.sc.agents)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agent+"/activeCases", nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		return do(c, req, http.StatusOK, keep)
 	}
-	return perS, p50, p99, perS / staticPerS, nil
 }
 
 // staticServer answers every request with the same body.

@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/casestream/casestream/embedded"
 )
 
 // tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
@@ -86,6 +89,24 @@ func TestRunTable(t *testing.T) {
 		if !strings.Contains(out, r.key) {
 			t.Errorf("got no line for %s in:\n%s", r.key, out)
 		}
+	}
+}
+
+// TestRunOutsideServer runs against a NATS server of the test's own (both runs then share
+// it), profiling one scenario.
+func TestRunOutsideServer(t *testing.T) {
+	s, _ := embedded.StartTest(t)
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	out := runMain(t, "-json", "-nats-url", s.ClientURL(), "-cpuprofile", prof, "-profile", "list")
+	var got Results
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if got.ListPerS <= 0 || got.AssignDurablePerS <= 0 || got.LoadP99Ms <= 0 {
+		t.Errorf("got %+v, want positive listing, assign and load figures", got)
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Errorf("got profile %v (%v), want a non-empty file", st, err)
 	}
 }
 

@@ -229,14 +229,14 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		return r, err
 	}
 	err = b.scenario("replay", func() error {
-		r.ReplayRatio, err = b.replayRun(ctx, b.lazy)
+		r.ReplayRatio, r.replayEvents, err = b.replayRun(ctx, b.lazy)
 		return err
 	})
 	if err != nil {
 		return r, err
 	}
 	err = b.scenario("load", func() error {
-		r.LoadP99Ms, err = b.loadRun(ctx, b.lazy)
+		r.LoadP99Ms, r.loadStream, err = b.loadRun(ctx, b.lazy)
 		return err
 	})
 	if err != nil {

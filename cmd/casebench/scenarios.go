@@ -445,16 +445,16 @@ func accessToken(ctx context.Context, c *http.Client, base string) (string, erro
 
 // replayRun compares a projector rebuild over the CASES stream with a bare ordered-consumer
 // drain of it, best of two each, and returns rebuild rate / drain rate.
-func (b *bench) replayRun(ctx context.Context, n *node.Node) (float64, error) {
+func (b *bench) replayRun(ctx context.Context, n *node.Node) (ratio float64, replayed uint64, err error) {
 	last, err := lastSeq(ctx, n.JS)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var bestDrain, bestReplay time.Duration
 	for range 2 {
 		t := time.Now()
 		if err := drain(ctx, n.JS, last); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if d := time.Since(t); bestDrain == 0 || d < bestDrain {
 			bestDrain = d
@@ -463,17 +463,17 @@ func (b *bench) replayRun(ctx context.Context, n *node.Node) (float64, error) {
 		t = time.Now()
 		got, err := eventstore.Replay(ctx, n.JS, events.StreamCases, p.ApplyCases)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if d := time.Since(t); bestReplay == 0 || d < bestReplay {
 			bestReplay = d
 		}
 		if got != last || p.Model().LastSeq() != last {
-			return 0, fmt.Errorf("rebuild reached %d (model %d), want %d", got, p.Model().LastSeq(), last)
+			return 0, 0, fmt.Errorf("rebuild reached %d (model %d), want %d", got, p.Model().LastSeq(), last)
 		}
 	}
 	b.step("replay: %d events, drain %v, rebuild %v", last, bestDrain, bestReplay)
-	return bestDrain.Seconds() / bestReplay.Seconds(), nil
+	return bestDrain.Seconds() / bestReplay.Seconds(), last, nil
 }
 
 // drain reads the CASES stream up to last with an ordered consumer, doing nothing with the
@@ -508,30 +508,33 @@ func drain(ctx context.Context, js jetstream.JetStream, last uint64) error {
 // loadRun writes loadEvents events over loadEvents/loadPerCase cases, round robin, so that
 // each case's events lie far apart in the stream, and measures cold loads of distinct cases
 // with the store's Load.
-func (b *bench) loadRun(ctx context.Context, n *node.Node) (float64, error) {
+func (b *bench) loadRun(ctx context.Context, n *node.Node) (p99 float64, stream uint64, err error) {
 	b.step("load: writing %d events", b.sc.loadEvents)
 	nCases := max(b.sc.loadEvents/b.sc.loadPerCase, 1)
 	bl, err := newBulk(n.NC)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	now := time.Now()
 	for j := range b.sc.loadEvents {
 		id := b.base + idsLoad + int64(j%nCases)
 		env, err := envelope(id, now, events.CaseNoteAdded{NoteID: j/nCases + 1, Description: "casebench note"})
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if err := bl.publish(env); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if err := bl.wait(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// The projector folds (and ignores) these events; let it finish before measuring.
 	if err := b.catchUp(ctx, n); err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	if stream, err = lastSeq(ctx, n.JS); err != nil {
+		return 0, 0, err
 	}
 	b.step("load: %d cold loads", min(b.sc.loadSamples, nCases))
 	order := rand.Perm(nCases)[:min(b.sc.loadSamples, nCases)]
@@ -549,14 +552,14 @@ func (b *bench) loadRun(ctx context.Context, n *node.Node) (float64, error) {
 		t := time.Now()
 		recs, err := n.Store.Load(ctx, subject, 0)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		lat = append(lat, time.Since(t))
 		if len(recs) != want {
-			return 0, fmt.Errorf("load %s: got %d events, want %d", subject, len(recs), want)
+			return 0, 0, fmt.Errorf("load %s: got %d events, want %d", subject, len(recs), want)
 		}
 	}
-	return percentile(lat, 99), nil
+	return percentile(lat, 99), stream, nil
 }
 
 // memoryRun folds nCases cases, each opened and assigned to one of agents agents, into a

@@ -185,7 +185,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	n.Cases = cases.NewService(n.Store, idAlloc, cases.Options{})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	queries := projection.NewClient(n.NC, 5*time.Second)
+	// Queries go to the projector in this process directly, or over NATS to the projector
+	// replicas.
+	var queries interface {
+		httpapi.Queries
+		httpapi.AgentQueries
+	} = projection.NewClient(n.NC, 5*time.Second)
+	if n.Projector != nil {
+		queries = projection.NewLocal(n.Projector, projection.DefaultWait)
+	}
 	n.Handler = httpapi.NewServer(httpapi.Config{
 		Cases:        n.Cases,
 		Directory:    n.Directory,

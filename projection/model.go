@@ -99,6 +99,11 @@ type Model struct {
 	// queues holds the Waiting cases, per group (cases with an assignedGroup) or per inbox
 	// (cases without).
 	queues map[queueRef]*queue
+	// activeVer holds, per agent and unit, the generation at which that listing last changed
+	// (a case entered or left it, or a case in it changed); gen counts generations. A listing
+	// encoded at one generation is still right while its key keeps that generation.
+	activeVer map[agentUnit]uint64
+	gen       uint64
 }
 
 // NewModel returns an empty model.
@@ -110,6 +115,8 @@ func NewModel() *Model {
 		active:   map[agentUnit][]*caseState{},
 		assigned: map[str][]int64{},
 		queues:   map[queueRef]*queue{},
+
+		activeVer: map[agentUnit]uint64{},
 	}
 }
 
@@ -187,6 +194,15 @@ func (m *Model) Apply(r eventstore.Record) {
 		c.lockedBy = empty
 	}
 	m.reindex(c, before, r.Seq)
+	if after := m.keys(c); before.inActive || after.inActive {
+		m.gen++
+		if before.inActive {
+			m.activeVer[before.active] = m.gen
+		}
+		if after.inActive {
+			m.activeVer[after.active] = m.gen
+		}
+	}
 	if final(c.status) {
 		delete(m.cases, id)
 	}
@@ -231,6 +247,10 @@ func (m *Model) open(id int64, seq uint64, at int64, e events.CaseOpened) {
 	}
 	m.cases[id] = c
 	m.reindex(c, indexKeys{}, seq)
+	if k := m.keys(c); k.inActive {
+		m.gen++
+		m.activeVer[k.active] = m.gen
+	}
 }
 
 func (m *Model) indexCaseID(caseID string, id int64) {
@@ -445,14 +465,22 @@ func (c *caseState) row(rank int) CaseRow {
 // active cases (assigned to the agent, taken by start-next, or set Active again after
 // Pending), so rank 1 is the case the agent has held longest. Rank counts from 1.
 func (m *Model) ActiveCases(agentID, unitID string) []CaseRow {
+	rows, _ := m.ActiveCasesVersion(agentID, unitID)
+	return rows
+}
+
+// ActiveCasesVersion is ActiveCases with the generation of the listing: the same generation
+// later means the same rows.
+func (m *Model) ActiveCasesVersion(agentID, unitID string) ([]CaseRow, uint64) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	list := m.active[agentUnit{intern(agentID), intern(unitID)}]
+	k := agentUnit{intern(agentID), intern(unitID)}
+	list := m.active[k]
 	out := make([]CaseRow, len(list))
 	for i, c := range list {
 		out[i] = c.row(i + 1)
 	}
-	return out
+	return out, m.activeVer[k]
 }
 
 // AssignedOpen returns the caseInstanceIds of the cases assigned to the operator whose status

@@ -106,6 +106,9 @@ type Projector struct {
 
 	mu      sync.Mutex // guards waiters
 	waiters []*waiter
+
+	listMu   sync.Mutex // guards listings
+	listings map[listingKey]cachedListing
 }
 
 // waiter is a WaitFor call: ch is closed once both sequences have been applied.
@@ -204,6 +207,42 @@ func (p *Projector) ListActive(userID string) ListResult {
 	if workspaceID == "" {
 		return ListResult{Outcome: NoWorkspace, UnitID: unitID}
 	}
-	cases := MarshalListing(Listing(p.model.ActiveCases(userID, unitID), p.dir))
-	return ListResult{Outcome: Listed, UnitID: unitID, WorkspaceID: workspaceID, Cases: cases}
+	return ListResult{Outcome: Listed, UnitID: unitID, WorkspaceID: workspaceID, Cases: p.listing(userID, unitID)}
+}
+
+// listingKey names one cached listing.
+type listingKey struct{ agent, unit string }
+
+// cachedListing is an encoded listing and the model generation and directory sequence it
+// was encoded at.
+type cachedListing struct {
+	gen, dirSeq uint64
+	body        []byte
+}
+
+// listing returns the encoded active cases of the agent in the unit, from the cache while
+// neither the agent's cases in the unit nor the directory (whose names a listing shows) have
+// changed since it was encoded. The cached bytes are shared: callers must not modify them.
+func (p *Projector) listing(agentID, unitID string) []byte {
+	k := listingKey{agentID, unitID}
+	// The directory sequence is read before the names and the generation with the rows, so
+	// that an entry is never labelled newer than what it holds.
+	dirSeq := p.dir.LastSeq()
+	p.listMu.Lock()
+	c, ok := p.listings[k]
+	p.listMu.Unlock()
+	rows, gen := p.model.ActiveCasesVersion(agentID, unitID)
+	if ok && c.gen == gen && c.dirSeq == dirSeq {
+		return c.body
+	}
+	body := MarshalListing(Listing(rows, p.dir))
+	p.listMu.Lock()
+	if p.listings == nil {
+		p.listings = map[listingKey]cachedListing{}
+	}
+	if old, ok := p.listings[k]; !ok || (old.gen <= gen && old.dirSeq <= dirSeq) {
+		p.listings[k] = cachedListing{gen: gen, dirSeq: dirSeq, body: body}
+	}
+	p.listMu.Unlock()
+	return body
 }

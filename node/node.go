@@ -143,6 +143,9 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		if accessTokens, err = tokens.Open(ctx, n.JS, "CASESTREAM_TOKENS", time.Hour, cfg.Replicas); err != nil {
 			return err
 		}
+		// Access tokens are never revoked before they expire: a replica may trust one it has
+		// seen for a while without reading the bucket on every request.
+		accessTokens.Memoize(30 * time.Second)
 		idem, err = idempotency.Open(ctx, n.JS, cfg.Replicas)
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,6 +27,30 @@ var ErrNotFound = errors.New("tokens: unknown or expired token")
 type Bucket struct {
 	kv  jetstream.KeyValue
 	ttl time.Duration
+
+	memo     time.Duration
+	memoMu   sync.Mutex // guards memoized
+	memoized map[string]memoEntry
+}
+
+// memoEntry is a looked-up token's value, trusted until the given time.
+type memoEntry struct {
+	value []byte
+	until time.Time
+}
+
+// maxMemoized bounds the memo; it is cleared when full.
+const maxMemoized = 100_000
+
+// Memoize makes Lookup remember a found token for up to d (never past its expiry), so that a
+// client sending the same token on every request costs one key-value read per d. A token
+// revoked on another replica stays valid here for up to d: memoize only buckets whose tokens
+// are not revoked before they expire, such as the agent API's access tokens.
+func (b *Bucket) Memoize(d time.Duration) {
+	b.memoMu.Lock()
+	defer b.memoMu.Unlock()
+	b.memo = d
+	b.memoized = map[string]memoEntry{}
 }
 
 // Open creates or binds the key-value bucket with the given name and token lifetime.
@@ -64,21 +89,45 @@ func (b *Bucket) Lookup(ctx context.Context, token string) ([]byte, error) {
 	if token == "" || len(token) > 256 {
 		return nil, ErrNotFound
 	}
-	e, err := b.kv.Get(ctx, key(token))
+	k := key(token)
+	now := time.Now()
+	b.memoMu.Lock()
+	m, ok := b.memoized[k]
+	b.memoMu.Unlock()
+	if ok && now.Before(m.until) {
+		return m.value, nil
+	}
+	e, err := b.kv.Get(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
-	if time.Since(e.Created()) > b.ttl {
+	expires := e.Created().Add(b.ttl)
+	if !now.Before(expires) {
 		return nil, ErrNotFound
+	}
+	if b.memo > 0 {
+		b.memoMu.Lock()
+		if len(b.memoized) >= maxMemoized {
+			clear(b.memoized)
+		}
+		until := now.Add(b.memo)
+		if expires.Before(until) {
+			until = expires
+		}
+		b.memoized[k] = memoEntry{value: e.Value(), until: until}
+		b.memoMu.Unlock()
 	}
 	return e.Value(), nil
 }
 
 // Revoke forgets token; revoking an unknown token is not an error.
 func (b *Bucket) Revoke(ctx context.Context, token string) error {
+	b.memoMu.Lock()
+	delete(b.memoized, key(token))
+	b.memoMu.Unlock()
 	err := b.kv.Purge(ctx, key(token))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err

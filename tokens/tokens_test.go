@@ -73,6 +73,50 @@ func TestIssueLookupRevoke(t *testing.T) {
 	}
 }
 
+func TestMemoize(t *testing.T) {
+	b, kv := open(t, time.Hour)
+	b.Memoize(time.Minute)
+	ctx := context.Background()
+	tok, err := b.Issue(ctx, []byte("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lookup(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	// Gone from the bucket behind its back: the memo still answers...
+	if err := kv.Purge(ctx, key(tok)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := b.Lookup(ctx, tok); err != nil || string(v) != "v" {
+		t.Fatalf("memoized lookup: got %s, %v", v, err)
+	}
+	// ...but a revocation through the bucket is seen at once.
+	if err := b.Revoke(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Lookup(ctx, tok); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after revoke: got %v, want %v", err, ErrNotFound)
+	}
+	// A memoized token still expires with its TTL.
+	short, _ := open(t, 200*time.Millisecond)
+	short.Memoize(time.Hour)
+	tok, _ = short.Issue(ctx, []byte("v"))
+	if _, err := short.Lookup(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := short.Lookup(ctx, tok); errors.Is(err, ErrNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("memoized token outlived its TTL")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	b, _ := open(t, 200*time.Millisecond)
 	ctx := context.Background()

@@ -635,9 +635,33 @@ func record(seq uint64, body []byte) (Record, error) {
 // LastSeq returns the last sequence of the stream named stream: every event acknowledged
 // before the call is at or below it.
 func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) {
-	st, err := s.js.Stream(ctx, stream)
+	// A bare STREAM.INFO request, decoding only the state's last sequence: reads call this
+	// on every request, and the full StreamInfo costs far more to decode than to fetch.
+	opts := s.js.Options()
+	prefix := opts.APIPrefix
+	if prefix == "" {
+		prefix = jetstream.DefaultAPIPrefix
+	}
+	if _, ok := ctx.Deadline(); !ok && opts.DefaultTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.DefaultTimeout)
+		defer cancel()
+	}
+	msg, err := s.js.Conn().RequestWithContext(ctx, prefix+"STREAM.INFO."+stream, nil)
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, err)
 	}
-	return st.CachedInfo().State.LastSeq, nil
+	var info struct {
+		State struct {
+			LastSeq uint64 `json:"last_seq"`
+		} `json:"state"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &info); err != nil {
+		return 0, fmt.Errorf("eventstore: stream %s info: %w", stream, err)
+	}
+	if info.Error != nil {
+		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, info.Error)
+	}
+	return info.State.LastSeq, nil
 }

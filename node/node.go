@@ -76,6 +76,7 @@ type Node struct {
 
 	cfg      Config
 	log      *slog.Logger
+	lastSeqs *eventstore.LastSeqs
 	ns       *server.Server
 	http     *http.Server
 	listener net.Listener
@@ -128,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		storeOpts = *cfg.Store
 	}
 	n.Store = eventstore.NewJetStream(n.JS, storeOpts)
+	n.lastSeqs = eventstore.NewLastSeqs(n.Store, events.StreamCases, events.StreamDirectory)
 	var (
 		idAlloc                *ids.IDs
 		sessions, accessTokens *tokens.Bucket
@@ -244,13 +246,10 @@ func (n *Node) retry(ctx context.Context, what string, step func() error) error 
 	}
 }
 
-// Positions returns the last sequences of CASES and DIRECTORY: what a read must reflect.
+// Positions returns the last sequences of CASES and DIRECTORY, read after the call began:
+// what a read must reflect.
 func (n *Node) Positions(ctx context.Context) (casesSeq, dirSeq uint64, err error) {
-	if casesSeq, err = n.Store.LastSeq(ctx, events.StreamCases); err != nil {
-		return 0, 0, err
-	}
-	dirSeq, err = n.Store.LastSeq(ctx, events.StreamDirectory)
-	return casesSeq, dirSeq, err
+	return n.lastSeqs.Get(ctx)
 }
 
 // Addr returns the HTTP listener's address.

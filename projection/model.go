@@ -469,6 +469,14 @@ func (m *Model) ActiveCases(agentID, unitID string) []CaseRow {
 	return rows
 }
 
+// ActiveVersion returns the generation of the agent's listing in the unit (see
+// ActiveCasesVersion), without building it.
+func (m *Model) ActiveVersion(agentID, unitID string) uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.activeVer[agentUnit{intern(agentID), intern(unitID)}]
+}
+
 // ActiveCasesVersion is ActiveCases with the generation of the listing: the same generation
 // later means the same rows.
 func (m *Model) ActiveCasesVersion(agentID, unitID string) ([]CaseRow, uint64) {

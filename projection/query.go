@@ -231,10 +231,10 @@ func (p *Projector) listing(agentID, unitID string) []byte {
 	p.listMu.Lock()
 	c, ok := p.listings[k]
 	p.listMu.Unlock()
-	rows, gen := p.model.ActiveCasesVersion(agentID, unitID)
-	if ok && c.gen == gen && c.dirSeq == dirSeq {
+	if ok && c.dirSeq == dirSeq && c.gen == p.model.ActiveVersion(agentID, unitID) {
 		return c.body
 	}
+	rows, gen := p.model.ActiveCasesVersion(agentID, unitID)
 	body := MarshalListing(Listing(rows, p.dir))
 	p.listMu.Lock()
 	if p.listings == nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,8 +107,28 @@ func TestRunOutsideServer(t *testing.T) {
 	if got.ListPerS <= 0 || got.AssignDurablePerS <= 0 || got.LoadP99Ms <= 0 {
 		t.Errorf("got %+v, want positive listing, assign and load figures", got)
 	}
-	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
-		t.Errorf("got profile %v (%v), want a non-empty file", st, err)
+	checkProfile(t, prof)
+}
+
+// checkProfile fails unless path holds exactly one gzip stream, as pprof writes.
+func checkProfile(t testing.TB, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read profile: %v", err)
+	}
+	br := bytes.NewReader(b)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+	zr.Multistream(false)
+	n, err := io.Copy(io.Discard, zr)
+	if err != nil || n == 0 {
+		t.Fatalf("profile: got %d bytes, %v; want a profile", n, err)
+	}
+	if br.Len() != 0 {
+		t.Errorf("profile: got %d bytes after the gzip stream, want none", br.Len())
 	}
 }
 

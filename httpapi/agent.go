@@ -28,12 +28,11 @@ type AgentQueries interface {
 	CaseLookup(ctx context.Context, caseID string, minCases, minDir uint64) (int64, bool, error)
 }
 
-// uuidPattern restricts path ids to uuids, so that /api/v4 never matches an applicationId.
-const uuidPattern = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
 func (s *Server) registerAgentRoutes(r *mux.Router) {
 	r.HandleFunc("/oauth2/token", s.agent(s.token)).Methods(http.MethodPost)
-	app := r.PathPrefix("/{applicationId:" + uuidPattern + "}").Subrouter()
+	// The operator routes are registered first, and no agent route's second segment is "v4",
+	// so /{applicationId} needs no pattern of its own (a regexp here costs every request).
+	app := r.PathPrefix("/{applicationId}").Subrouter()
 	agents := app.PathPrefix("/agents/{userId}").Subrouter()
 	agents.HandleFunc("/status", s.agent(s.impersonator(s.agentStatus))).Methods(http.MethodGet)
 	agents.HandleFunc("/units/_current", s.agent(s.impersonator(s.selectUnit))).Methods(http.MethodPost)

@@ -95,7 +95,7 @@ func (d *Directory) Apply(r eventstore.Record) {
 	}
 	d.subjectSeq[subject] = r.Seq
 	d.lastSeq = max(d.lastSeq, r.Seq)
-	ev, err := events.Decode(r.Envelope)
+	ev, err := r.Decoded()
 	if err != nil {
 		return
 	}

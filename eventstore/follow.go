@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/casestream/casestream/events"
 	"github.com/nats-io/nats.go/jetstream"
@@ -46,6 +47,10 @@ var errReachedEnd = errors.New("eventstore: reached the end sequence")
 
 // follow runs an ordered consumer from after+1; with end > 0 it returns errReachedEnd once
 // the message at end (or after it) is delivered.
+//
+// Decoding costs as much as delivery, so it runs beside it: the consumer's loop hands each
+// message to decoders (decodeWorkers of them) and, in stream order, to the caller's
+// goroutine, which waits for each message's decoding and calls fn.
 func follow(ctx context.Context, js jetstream.JetStream, stream string, after, end uint64, fn func(Record)) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
@@ -61,28 +66,93 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 		return fmt.Errorf("eventstore: follow %s: %w", stream, err)
 	}
 	defer it.Stop()
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel below has stopped the reader, which stops the decoders
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *delivery, followPipeline)
+	order := make(chan *delivery, followPipeline)
+	var readErr error // set by the reader before it closes order
+	for range decodeWorkers {
+		wg.Go(func() {
+			for d := range work {
+				d.decode(stream)
+				close(d.done)
 			}
-			return fmt.Errorf("eventstore: follow %s: %w", stream, err)
+		})
+	}
+	wg.Go(func() {
+		defer close(order)
+		defer close(work)
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				readErr = err
+				return
+			}
+			md, err := msg.Metadata()
+			if err != nil {
+				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
+				continue
+			}
+			d := &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), data: msg.Data(), done: make(chan struct{})}
+			select {
+			case work <- d:
+			case <-ctx.Done():
+				readErr = ctx.Err()
+				return
+			}
+			select {
+			case order <- d:
+			case <-ctx.Done():
+				readErr = ctx.Err()
+				return
+			}
 		}
-		md, err := msg.Metadata()
-		if err != nil {
-			slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
-			continue
+	})
+	for d := range order {
+		<-d.done
+		if d.ok {
+			fn(d.rec)
 		}
-		seq := md.Sequence.Stream
-		env, err := events.Unmarshal(msg.Data())
-		if err != nil {
-			slog.Warn("eventstore: undecodable event skipped", "stream", stream, "seq", seq, "subject", msg.Subject(), "err", err)
-		} else {
-			fn(Record{Seq: seq, Envelope: env})
-		}
-		if end > 0 && seq >= end {
+		if end > 0 && d.seq >= end {
 			return errReachedEnd
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("eventstore: follow %s: %w", stream, readErr)
+}
+
+const (
+	// followPipeline is how many messages may be decoded ahead of the caller's fold.
+	followPipeline = 1024
+	// decodeWorkers decode in parallel with delivery and the fold.
+	decodeWorkers = 2
+)
+
+// delivery is one message on its way from the consumer to the caller.
+type delivery struct {
+	seq     uint64
+	subject string
+	data    []byte
+	rec     Record
+	ok      bool          // rec holds the message's record
+	done    chan struct{} // closed once decoded
+}
+
+// decode fills rec from the message: the envelope, and its data when the type is known.
+func (d *delivery) decode(stream string) {
+	env, err := events.Unmarshal(d.data)
+	if err != nil {
+		slog.Warn("eventstore: undecodable event skipped", "stream", stream, "seq", d.seq, "subject", d.subject, "err", err)
+		return
+	}
+	d.rec = Record{Seq: d.seq, Envelope: env}
+	if ev, err := events.Decode(env); err == nil {
+		d.rec.Event = ev
+	}
+	d.ok = true
 }

@@ -11,6 +11,17 @@ import (
 type Record struct {
 	Seq      uint64
 	Envelope events.Envelope
+	// Event is the envelope's data decoded, when the reader decoded it already (Follow and
+	// Replay do, in parallel with the caller's fold); nil otherwise: call events.Decode.
+	Event events.Event
+}
+
+// Decoded returns the record's event data, decoding it unless the reader already did.
+func (r Record) Decoded() (events.Event, error) {
+	if r.Event != nil {
+		return r.Event, nil
+	}
+	return events.Decode(r.Envelope)
 }
 
 var (

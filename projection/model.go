@@ -149,7 +149,7 @@ func (m *Model) Apply(r eventstore.Record) {
 	if !ok {
 		return
 	}
-	ev, err := events.Decode(r.Envelope)
+	ev, err := r.Decoded()
 	if err != nil {
 		if !errors.Is(err, events.ErrUnknownType) {
 			m.skipped++

@@ -83,6 +83,7 @@ type JetStream struct {
 	once    sync.Once
 
 	batchSlots chan struct{} // one token per atomic batch being published
+	pipelined  sync.WaitGroup // pipelined batches still waiting for acknowledgements
 
 	mu      sync.Mutex // guards streams
 	streams map[string]jetstream.Stream
@@ -225,6 +226,7 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 // one at a time, so that the next batch fills while one is being acknowledged.
 func (s *JetStream) commitLoop() {
 	defer close(s.stopped)
+	defer s.pipelined.Wait()
 	var pending []*appendReq
 	for {
 		if len(pending) == 0 {
@@ -315,7 +317,11 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 		msgs = append(msgs, r.messages()...)
 	}
 	if len(msgs) < s.opts.PipelineBelow {
-		s.commitPipelined(reqs)
+		// The acknowledgements are awaited beside the committer, which goes on forming the
+		// next batch. Two batches in flight may hold appends to one subject (two callers
+		// deciding on the same state); the server handles them in order and its
+		// expected-sequence check refuses the stale one, as within one batch.
+		s.pipelined.Go(func() { s.commitPipelined(reqs) })
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)

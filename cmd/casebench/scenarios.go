@@ -26,8 +26,12 @@ import (
 	"github.com/casestream/casestream/projection"
 )
 
-// catchUpTimeout bounds every wait for the projector to apply what was written.
-const catchUpTimeout = 5 * time.Minute
+// catchUpTimeout bounds every wait for the projector to apply what was written; lagTimeout
+// bounds the lag run beyond its duration.
+const (
+	catchUpTimeout = 5 * time.Minute
+	lagTimeout     = 30 * time.Second
+)
 
 // loop runs op on n workers, each with its own counter i from 0, until the scale's duration
 // has passed or its maxOps operations have started, and returns the number of operations
@@ -196,7 +200,10 @@ func (b *bench) lagRun(ctx context.Context, n *node.Node, rate float64) ([]time.
 		first error
 		wg    sync.WaitGroup
 	)
-	ctx, cancel := context.WithCancel(ctx)
+	// One bound for the whole run: a projector that stops applying fails the run instead of
+	// holding every pending append for its own timeout.
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, b.sc.duration+lagTimeout)
 	defer cancel()
 	for range writers {
 		wg.Go(func() {
@@ -230,7 +237,7 @@ pace:
 	if first != nil {
 		return nil, first
 	}
-	return lat, ctx.Err()
+	return lat, parent.Err()
 }
 
 func (b *bench) lagOne(ctx context.Context, n *node.Node, id int64) (time.Duration, error) {
@@ -243,9 +250,7 @@ func (b *bench) lagOne(ctx context.Context, n *node.Node, id int64) (time.Durati
 		return 0, err
 	}
 	acked := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, catchUpTimeout)
-	defer cancel()
-	if err := n.Projector.WaitFor(wctx, seq, 0); err != nil {
+	if err := n.Projector.WaitFor(ctx, seq, 0); err != nil {
 		return 0, fmt.Errorf("wait for %d in the projection: %w", seq, err)
 	}
 	return time.Since(acked), nil

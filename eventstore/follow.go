@@ -48,9 +48,12 @@ var errReachedEnd = errors.New("eventstore: reached the end sequence")
 // follow runs an ordered consumer from after+1; with end > 0 it returns errReachedEnd once
 // the message at end (or after it) is delivered.
 //
-// Decoding costs as much as delivery, so it runs beside it: the consumer's loop hands each
-// message to decoders (decodeWorkers of them) and, in stream order, to the caller's
-// goroutine, which waits for each message's decoding and calls fn.
+// A replay (end > 0) is a catch-up over many messages, where decoding costs as much as
+// delivery: it runs beside it, the consumer's loop handing each message to decoders
+// (decodeWorkers of them) and, in stream order, to the caller's goroutine, which waits for
+// each message's decoding and calls fn. Following live (end == 0), messages come one at a
+// time and every hand-off between goroutines would add to the lag: each is decoded and
+// applied in the consumer's loop.
 func follow(ctx context.Context, js jetstream.JetStream, stream string, after, end uint64, fn func(Record)) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if after > 0 {
@@ -66,6 +69,26 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 		return fmt.Errorf("eventstore: follow %s: %w", stream, err)
 	}
 	defer it.Stop()
+	if end == 0 {
+		for {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("eventstore: follow %s: %w", stream, err)
+			}
+			md, err := msg.Metadata()
+			if err != nil {
+				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
+				continue
+			}
+			d := delivery{seq: md.Sequence.Stream, subject: msg.Subject(), data: msg.Data()}
+			if d.decode(stream); d.ok {
+				fn(d.rec)
+			}
+		}
+	}
 
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel below has stopped the reader, which stops the decoders

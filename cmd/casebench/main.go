@@ -133,6 +133,7 @@ func (m *Main) Run(ctx context.Context) error {
 		log:      slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		prof:     prof,
 	}
+	before := readCPUTimes()
 	res, err := m.bench.run(ctx)
 	if err != nil {
 		return err
@@ -140,7 +141,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Config.JSON {
 		return writeJSON(m.Stdout, res)
 	}
-	return writeTable(m.Stdout, res, sc)
+	if err := writeTable(m.Stdout, res, sc); err != nil {
+		return err
+	}
+	if line := stealLine(before, readCPUTimes()); line != "" {
+		fmt.Fprintln(m.Stdout, line)
+	}
+	return nil
 }
 
 // Close stops the nodes and removes their data directories.

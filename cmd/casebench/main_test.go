@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -84,6 +85,9 @@ func TestRunJSON(t *testing.T) {
 func TestRunTable(t *testing.T) {
 	out := runMain(t)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if n := len(lines); n > 0 && strings.HasPrefix(lines[n-1], "CPU steal") {
+		lines = lines[:n-1] // the machine's line, where /proc/stat exists
+	}
 	if got, want := len(lines), 1+len(rows(Results{}, tinyScale)); got != want {
 		t.Fatalf("got %d lines, want %d:\n%s", got, want, out)
 	}
@@ -199,4 +203,23 @@ func seq(n int) []int {
 		out[i] = i + 1
 	}
 	return out
+}
+
+func TestStealLine(t *testing.T) {
+	tests := []struct {
+		before, after cpuTimes
+		want          string
+	}{
+		{cpuTimes{total: 1000, steal: 100, ok: true}, cpuTimes{total: 2000, steal: 400, ok: true}, "CPU steal during the run: 30% of the machine's CPU time (/proc/stat)"},
+		{cpuTimes{total: 1000, ok: true}, cpuTimes{total: 1000, ok: true}, ""},
+		{cpuTimes{}, cpuTimes{total: 5, ok: true}, ""},
+	}
+	for _, tt := range tests {
+		if got := stealLine(tt.before, tt.after); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+	if runtime.GOOS == "linux" && !readCPUTimes().ok {
+		t.Errorf("no cpu line read from /proc/stat")
+	}
 }

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -67,6 +69,20 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()
+		defer func() {
+			// A panic is a bug: it is logged with its stack and answered as a 500 in the
+			// surface's shape (if nothing was written yet), not as a dropped connection.
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					s.surface(fmt.Errorf("panic: %v", v)).ServeHTTP(rec, r)
+				}
+				s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
+			}
+		}()
 		next.ServeHTTP(rec, r)
 		s.metrics.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 		if rec.status == 0 {

@@ -210,11 +210,12 @@ type agentCall struct {
 }
 
 func (a agentCall) meta(r *http.Request) cases.Meta {
-	return cases.Meta{
-		Actor:          events.Actor{Kind: events.ActorApplication, ID: a.grant.ApplicationID},
-		CorrelationID:  r.Header.Get("X-Correlation-Id"),
-		IdempotencyKey: r.Header.Get("Idempotency-Key"),
-	}
+	return a.grant.meta(r)
+}
+
+// meta is the command metadata of a request made with this grant.
+func (g grant) meta(r *http.Request) cases.Meta {
+	return requestMeta(r, events.Actor{Kind: events.ActorApplication, ID: g.ApplicationID})
 }
 
 // impersonator adapts an /agents/{userId} handler: role AgentImpersonator, existing user.
@@ -442,11 +443,7 @@ func (s *Server) queueUp(w http.ResponseWriter, r *http.Request, g grant) error 
 	if !slices.Contains(entryModes, body.EntryMode) {
 		return errEntryMode
 	}
-	c, err := s.cfg.Cases.Open(r.Context(), cases.Meta{
-		Actor:          events.Actor{Kind: events.ActorApplication, ID: g.ApplicationID},
-		CorrelationID:  r.Header.Get("X-Correlation-Id"),
-		IdempotencyKey: r.Header.Get("Idempotency-Key"),
-	}, cases.OpenRequest{
+	c, err := s.cfg.Cases.Open(r.Context(), g.meta(r), cases.OpenRequest{
 		ServiceType: st, Service: svc, Channel: body.Channel, EntryMode: body.EntryMode,
 		Language: body.Language, Customer: body.Customer,
 		ContactPhoneNumber: body.ContactPhoneNumber, ContactEmail: body.ContactEmail,

@@ -349,9 +349,13 @@ func compactJSON(b json.RawMessage) json.RawMessage {
 	return buf.Bytes()
 }
 
-func (s *Server) meta(r *http.Request, c caller) cases.Meta {
+func (s *Server) meta(r *http.Request, c caller) cases.Meta { return requestMeta(r, c.actor()) }
+
+// requestMeta is the command metadata of a request made by actor: its correlation id and
+// idempotency key come from the request's headers.
+func requestMeta(r *http.Request, actor events.Actor) cases.Meta {
 	return cases.Meta{
-		Actor:          c.actor(),
+		Actor:          actor,
 		CorrelationID:  r.Header.Get("X-Correlation-Id"),
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	}

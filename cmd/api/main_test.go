@@ -72,9 +72,16 @@ func startAPI(t testing.TB, data string, mods ...func(*Config)) *Main {
 type client struct {
 	t    testing.TB
 	base string
+	hc   *http.Client
 }
 
-func newClient(t testing.TB, m *Main) *client { return &client{t: t, base: "http://" + m.Addr()} }
+// newClient returns a client of m with its own connections, closed when the test ends
+// (before the api, so that its shutdown does not wait for connections never used).
+func newClient(t testing.TB, m *Main) *client {
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	t.Cleanup(hc.CloseIdleConnections)
+	return &client{t: t, base: "http://" + m.Addr(), hc: hc}
+}
 
 // req describes one HTTP request.
 type req struct {
@@ -117,7 +124,7 @@ func (c *client) try(r req) (int, []byte, http.Header, error) {
 	if r.basic[0] != "" {
 		hr.SetBasicAuth(r.basic[0], r.basic[1])
 	}
-	resp, err := http.DefaultClient.Do(hr)
+	resp, err := c.hc.Do(hr)
 	if err != nil {
 		return 0, nil, nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // SchemaVersion is the version of every event type this package writes.
@@ -103,9 +105,14 @@ func Decode(env Envelope) (Event, error) {
 }
 
 // Unmarshal decodes a message body into an envelope.
+//
+// Bodies are decoded with github.com/go-json-experiment/json, the prototype of Go's
+// encoding/json/v2: readers decode every event of a stream, and it decodes an envelope and
+// its data in a third of encoding/json's time. It is stricter: member names match exactly,
+// and duplicate names and invalid UTF-8 are errors. Encoding stays with encoding/json.
 func Unmarshal(body []byte) (Envelope, error) {
 	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	if err := jsonv2.Unmarshal(body, &env); err != nil {
 		return Envelope{}, fmt.Errorf("decode envelope: %w", err)
 	}
 	return env, nil
@@ -119,7 +126,7 @@ func register[T Event]() {
 	var zero T
 	registry[zero.EventType()] = func(b []byte) (Event, error) {
 		var v T
-		err := json.Unmarshal(b, &v)
+		err := jsonv2.Unmarshal(b, &v)
 		return v, err
 	}
 }

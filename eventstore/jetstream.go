@@ -82,7 +82,7 @@ type JetStream struct {
 	stopped chan struct{}
 	once    sync.Once
 
-	batchSlots chan struct{} // one token per atomic batch being published
+	batchSlots chan struct{}  // one token per atomic batch being published
 	pipelined  sync.WaitGroup // pipelined batches still waiting for acknowledgements
 
 	mu      sync.Mutex // guards streams

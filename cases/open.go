@@ -72,10 +72,10 @@ func (s *Service) Open(ctx context.Context, meta Meta, req OpenRequest) (aggrega
 		Comments:           req.Comments,
 		CaseData:           req.CaseData,
 	}
-	return s.Execute(ctx, id, meta, func(c *aggregate.Case) ([]events.Event, error) {
+	return s.execute(ctx, id, meta, func(c *aggregate.Case) ([]events.Event, error) {
 		if c.Exists() {
 			return nil, errExists
 		}
 		return []events.Event{opened}, nil
-	})
+	}, true)
 }

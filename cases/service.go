@@ -162,13 +162,19 @@ type Decider func(c *aggregate.Case) ([]events.Event, error)
 // Execute runs a command on an existing or new case and returns the case's state after it.
 // A command that returns no event writes nothing. A decider's error is returned as it is.
 func (s *Service) Execute(ctx context.Context, id int64, meta Meta, decide Decider) (aggregate.Case, error) {
+	return s.execute(ctx, id, meta, decide, false)
+}
+
+// execute is Execute; fresh says the id was just allocated, so there is nothing to load
+// (were there something, the append would conflict and the case be loaded then).
+func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decider, fresh bool) (aggregate.Case, error) {
 	if id <= 0 {
 		return aggregate.Case{}, ErrNotFound
 	}
 	e := s.acquire(id)
 	defer s.release(e)
 	subject := events.CaseSubject(id)
-	if e.seq == 0 {
+	if e.seq == 0 && !fresh {
 		if err := s.refresh(ctx, id, e); err != nil {
 			return aggregate.Case{}, err
 		}

@@ -191,3 +191,28 @@ func TestCacheEvictionKeepsCorrectness(t *testing.T) {
 		t.Fatalf("cache holds %d cases, want at most 4", n)
 	}
 }
+
+// sameIDs hands out one id again and again: a broken allocator.
+type sameIDs struct{ counterIDs }
+
+func (s *sameIDs) NextCaseInstanceID(context.Context) (int64, error) { return 7, nil }
+
+func TestOpenNeverOverwritesAnExistingCase(t *testing.T) {
+	store := eventstore.NewMemory()
+	ids := &sameIDs{}
+	first := NewService(store, ids, Options{})
+	openOne(t, first)
+	// Another process, whose cache knows nothing of case 7, opens with the same id: the
+	// append expecting an empty subject conflicts, and the case is refused, not rewritten.
+	second := NewService(store, ids, Options{})
+	_, err := second.Open(context.Background(), system, OpenRequest{
+		ServiceType: events.ServiceType{ServiceTypeID: "t1"},
+		Service:     events.Service{ServiceID: "s1", UnitID: "unit", InboxID: "inbox"},
+	})
+	if !errors.Is(err, errExists) {
+		t.Fatalf("got %v, want %v", err, errExists)
+	}
+	if recs, _ := store.Load(context.Background(), events.CaseSubject(7), 0); len(recs) != 1 {
+		t.Fatalf("case 7 has %d events, want 1", len(recs))
+	}
+}

@@ -34,10 +34,10 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	// so /{applicationId} needs no pattern of its own (a regexp here costs every request).
 	app := r.PathPrefix("/{applicationId}").Subrouter()
 	agents := app.PathPrefix("/agents/{userId}").Subrouter()
+	agents.HandleFunc("/activeCases", s.agent(s.impersonator(s.activeCases))).Methods(http.MethodGet)
 	agents.HandleFunc("/status", s.agent(s.impersonator(s.agentStatus))).Methods(http.MethodGet)
 	agents.HandleFunc("/units/_current", s.agent(s.impersonator(s.selectUnit))).Methods(http.MethodPost)
 	agents.HandleFunc("/workspaces", s.agent(s.impersonator(s.workspaces))).Methods(http.MethodGet)
-	agents.HandleFunc("/activeCases", s.agent(s.impersonator(s.activeCases))).Methods(http.MethodGet)
 	agents.HandleFunc("/actions/startNext", s.agent(s.impersonator(s.startNext))).Methods(http.MethodPost)
 	agents.HandleFunc("/cases/{caseId}/actions/resolve", s.agent(s.impersonator(s.resolve))).Methods(http.MethodPost)
 	app.HandleFunc("/services/{serviceId}/cases", s.agent(s.withRole(events.RoleCaseManager, s.queueUp))).Methods(http.MethodPost)

@@ -76,11 +76,13 @@ func NewServer(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
 	s.router.Use(s.instrument)
+	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
+	// hottest first within each surface.
+	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
+	s.registerAgentRoutes(s.router)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
-	s.registerAgentRoutes(s.router)
 	s.router.NotFoundHandler = s.surface(errRouteNotFound)
 	s.router.MethodNotAllowedHandler = s.surface(errMethodNotAllowed)
 	return s

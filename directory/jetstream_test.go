@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 )
@@ -18,7 +18,7 @@ import (
 // newJetStream starts an embedded server with the streams and returns a store on them.
 func newJetStream(t testing.TB) (*eventstore.JetStream, jetstream.JetStream) {
 	t.Helper()
-	_, nc := embedded.StartTest(t)
+	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

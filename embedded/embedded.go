@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -98,34 +97,4 @@ func Connect(s *server.Server, opts ...nats.Option) (*nats.Conn, error) {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
 	}
 	return nc, nil
-}
-
-// StartTest starts a server for a test: a random client port on 127.0.0.1, storage in a
-// temporary directory, lazy fsync. The connection and the server are closed when the test
-// ends.
-func StartTest(tb testing.TB) (*server.Server, *nats.Conn) {
-	tb.Helper()
-	s, err := start(&server.Options{
-		Host:      "127.0.0.1",
-		Port:      -1,
-		JetStream: true,
-		StoreDir:  tb.TempDir(),
-		NoSigs:    true,
-		NoLog:     true,
-	})
-	if err != nil {
-		tb.Fatalf("start nats-server: %v", err)
-	}
-	nc, err := Connect(s)
-	if err != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-		tb.Fatalf("connect: %v", err)
-	}
-	tb.Cleanup(func() {
-		nc.Close()
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s, nc
 }

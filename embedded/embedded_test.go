@@ -75,16 +75,3 @@ func TestStartBadListen(t *testing.T) {
 		})
 	}
 }
-
-func TestStartTest(t *testing.T) {
-	s, nc := StartTest(t)
-	if !nc.IsConnected() {
-		t.Fatalf("IsConnected: got false, want true")
-	}
-	if s.JetStreamConfig().SyncAlways {
-		t.Errorf("SyncAlways: got true, want false")
-	}
-	if s.Addr() == nil {
-		t.Errorf("client listener: got none, want a random port")
-	}
-}

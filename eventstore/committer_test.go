@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
@@ -19,7 +19,7 @@ import (
 // first Appends, waits until hold returns; every batch formed is recorded by size.
 func heldStore(t *testing.T, opts JetStreamOptions, hold func(s *JetStream, first int)) (*JetStream, func() []int) {
 	t.Helper()
-	_, nc := embedded.StartTest(t)
+	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

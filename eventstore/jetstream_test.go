@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/eventstore/storetest"
@@ -21,7 +21,7 @@ import (
 // newJetStream starts a server, creates the streams and returns a store on them.
 func newJetStream(tb testing.TB, opts eventstore.JetStreamOptions) (*eventstore.JetStream, jetstream.JetStream) {
 	tb.Helper()
-	_, nc := embedded.StartTest(tb)
+	_, nc := embeddedtest.Start(tb)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		tb.Fatal(err)
@@ -91,7 +91,7 @@ func TestLoadOrderedContract(t *testing.T) {
 }
 
 func TestEnsureStreams(t *testing.T) {
-	_, nc := embedded.StartTest(t)
+	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

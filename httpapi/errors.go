@@ -8,6 +8,7 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/projection"
 )
 
 // opError is an operator API refusal that is not a case rule: authentication, request shape.
@@ -61,7 +62,8 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusMethodNotAllowed, "method", "notAllowed"
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return http.StatusConflict, "case", "concurrentModification"
-	case errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, projection.ErrNotCaughtUp), errors.Is(err, projection.ErrUnavailable):
 		return http.StatusServiceUnavailable, "service", "unavailable"
 	}
 	return http.StatusInternalServerError, "server", "internalError"

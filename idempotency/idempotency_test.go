@@ -6,11 +6,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 )
 
 func TestFirstAnswerWins(t *testing.T) {
-	_, nc := embedded.StartTest(t)
+	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

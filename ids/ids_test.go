@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
 func testJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	_, nc := embedded.StartTest(t)
+	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)

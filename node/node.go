@@ -163,7 +163,12 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		n.Projector = projection.NewProjector(n.Directory)
 		applyDir = n.Projector.ApplyDirectory
 	}
-	dirLast, err := eventstore.Replay(ctx, n.JS, events.StreamDirectory, applyDir)
+	// An interrupted replay is started again; records already applied are ignored.
+	var dirLast uint64
+	err = n.retry(ctx, "replay directory", func() (err error) {
+		dirLast, err = eventstore.Replay(ctx, n.JS, events.StreamDirectory, applyDir)
+		return err
+	})
 	if err != nil {
 		return n, fmt.Errorf("replay directory: %w", err)
 	}
@@ -176,7 +181,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		n.log.Info("directory applied", "file", cfg.DirectoryName, "events", written)
 	}
 	if n.Projector != nil {
-		casesLast, err := eventstore.Replay(ctx, n.JS, events.StreamCases, n.Projector.ApplyCases)
+		var casesLast uint64
+		err := n.retry(ctx, "replay cases", func() (err error) {
+			casesLast, err = eventstore.Replay(ctx, n.JS, events.StreamCases, n.Projector.ApplyCases)
+			return err
+		})
 		if err != nil {
 			return n, fmt.Errorf("replay cases: %w", err)
 		}

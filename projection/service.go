@@ -305,6 +305,9 @@ func (s *queryServer) caseLookup(data []byte) (MinSeqs, func() answer, error) {
 	}, nil
 }
 
+// ErrUnavailable means no projector answered: none runs, or none answered in time.
+var ErrUnavailable = errors.New("projection: no projector answered")
+
 // ErrNotCaughtUp means the projector did not reach the requested sequences within its wait:
 // the API answers 503.
 var ErrNotCaughtUp = errors.New("projection: not caught up")
@@ -338,10 +341,14 @@ func (c *Client) request(ctx context.Context, endpoint string, req any) (*nats.M
 	if err != nil {
 		return nil, fmt.Errorf("projection: encode %s request: %w", endpoint, err)
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	msg, err := c.nc.RequestWithContext(ctx, SubjectPrefix+"."+endpoint, body)
 	if err != nil {
+		if parent.Err() == nil && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, endpoint, err)
+		}
 		return nil, fmt.Errorf("projection: %s: %w", endpoint, err)
 	}
 	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {

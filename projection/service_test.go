@@ -222,8 +222,8 @@ func TestServiceNotCaughtUp(t *testing.T) {
 func TestClientNoService(t *testing.T) {
 	c := NewClient(startNATS(t), time.Second)
 	_, err := c.ActiveCases(context.Background(), "a", 0, 0)
-	if !errors.Is(err, nats.ErrNoResponders) {
-		t.Errorf("got %v, want %v", err, nats.ErrNoResponders)
+	if !errors.Is(err, nats.ErrNoResponders) || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("got %v, want %v and %v", err, nats.ErrNoResponders, ErrUnavailable)
 	}
 }
 

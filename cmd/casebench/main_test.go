@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 )
 
 // tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
@@ -101,7 +101,7 @@ func TestRunTable(t *testing.T) {
 // TestRunOutsideServer runs against a NATS server of the test's own (both runs then share
 // it), profiling one scenario.
 func TestRunOutsideServer(t *testing.T) {
-	s, _ := embedded.StartTest(t)
+	s, _ := embeddedtest.Start(t)
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
 	out := runMain(t, "-json", "-nats-url", s.ClientURL(), "-cpuprofile", prof, "-profile", "list")
 	var got Results

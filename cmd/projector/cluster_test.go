@@ -74,6 +74,7 @@ func TestClusterTopology(t *testing.T) {
 			return nil
 		})
 	}
+	checkFor(t, 90*time.Second, 100*time.Millisecond, func() error { return projectors(nc, 1) })
 	info, err := js.Stream(context.Background(), "CASES")
 	if err != nil {
 		t.Fatal(err)

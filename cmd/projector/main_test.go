@@ -15,7 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/nats-io/nats.go"
 )
 
 // Demo identities, from examples/demo-directory.json.
@@ -93,6 +94,29 @@ func process(t *testing.T, bin string, args ...string) (stop func()) {
 	return stop
 }
 
+// projectors returns nil once want projector replicas answer a micro service ping.
+func projectors(nc *nats.Conn, want int) error {
+	sub, err := nc.SubscribeSync(nc.NewRespInbox())
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	if err := nc.PublishRequest("$SRV.PING.casestream-projection", sub.Subject, nil); err != nil {
+		return err
+	}
+	n := 0
+	for {
+		if _, err := sub.NextMsg(500 * time.Millisecond); err != nil {
+			break
+		}
+		n++
+	}
+	if n != want {
+		return fmt.Errorf("got %d projector replicas answering a ping, want %d", n, want)
+	}
+	return nil
+}
+
 func checkFor(t *testing.T, total, step time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(total)
@@ -145,7 +169,7 @@ func TestSeparateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
-	ns, nc := embedded.StartTest(t)
+	ns, nc := embeddedtest.Start(t)
 	bin := t.TempDir()
 	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
 	natsURL := ns.ClientURL()
@@ -163,27 +187,7 @@ func TestSeparateProcesses(t *testing.T) {
 		return nil
 	})
 	// Both projectors answer in one queue group: a ping reaches each.
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
-		sub, err := nc.SubscribeSync(nc.NewRespInbox())
-		if err != nil {
-			return err
-		}
-		defer sub.Unsubscribe()
-		if err := nc.PublishRequest("$SRV.PING.casestream-projection", sub.Subject, nil); err != nil {
-			return err
-		}
-		n := 0
-		for {
-			if _, err := sub.NextMsg(500 * time.Millisecond); err != nil {
-				break
-			}
-			n++
-		}
-		if n != 2 {
-			return fmt.Errorf("got %d projector replicas answering a ping, want 2", n)
-		}
-		return nil
-	})
+	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error { return projectors(nc, 2) })
 
 	basic := map[string]string{"Authorization": "Basic " + basicAuth("alice@example.com", "alice-password")}
 	st, b, err := call("POST", base+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, basic)

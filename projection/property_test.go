@@ -292,8 +292,7 @@ func (w *world) check(m *Model) {
 
 // rowDiff describes how a listed row differs from the case's aggregate state.
 func rowDiff(r CaseRow, s *aggregate.Case, rank int) string {
-	var want CaseRow
-	want = CaseRow{
+	want := CaseRow{
 		CaseInstanceID: s.CaseInstanceID, CaseID: s.CaseID, Ticket: s.Ticket,
 		ServiceCategoryID: s.ServiceCategoryID, ServiceTypeID: s.ServiceTypeID, Status: s.Status,
 		StatusDate: s.StatusDate, ReferenceDate: s.ReferenceDate, DateOpened: s.DateOpened, DateClosed: s.DateClosed,

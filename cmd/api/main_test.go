@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -196,21 +195,5 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Errorf("%s differs\n got %s\nwant %s", name, buf.Bytes(), want)
-	}
-}
-
-// checkFor polls f until it returns nil or total has passed.
-func checkFor(t testing.TB, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
 	}
 }

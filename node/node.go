@@ -121,7 +121,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	// A cluster that is still electing its JetStream leaders refuses or times out; the setup
 	// is retried until it answers (bounded), so that api and NATS can start together.
-	if err := n.retry(ctx, "create streams", func() error { return eventstore.EnsureStreams(ctx, n.JS, cfg.Replicas) }); err != nil {
+	if err := eventstore.RetrySetup(ctx, n.log, "create streams", func() error { return eventstore.EnsureStreams(ctx, n.JS, cfg.Replicas) }); err != nil {
 		return n, err
 	}
 	storeOpts := eventstore.DefaultJetStreamOptions()
@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		sessions, accessTokens *tokens.Bucket
 		idem                   *idempotency.Store
 	)
-	err = n.retry(ctx, "create key-value buckets", func() (err error) {
+	err = eventstore.RetrySetup(ctx, n.log, "create key-value buckets", func() (err error) {
 		if idAlloc, err = ids.Open(ctx, n.JS, cfg.Replicas); err != nil {
 			return err
 		}
@@ -165,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	// An interrupted replay is started again; records already applied are ignored.
 	var dirLast uint64
-	err = n.retry(ctx, "replay directory", func() (err error) {
+	err = eventstore.RetrySetup(ctx, n.log, "replay directory", func() (err error) {
 		dirLast, err = eventstore.Replay(ctx, n.JS, events.StreamDirectory, applyDir)
 		return err
 	})
@@ -182,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if n.Projector != nil {
 		var casesLast uint64
-		err := n.retry(ctx, "replay cases", func() (err error) {
+		err := eventstore.RetrySetup(ctx, n.log, "replay cases", func() (err error) {
 			casesLast, err = eventstore.Replay(ctx, n.JS, events.StreamCases, n.Projector.ApplyCases)
 			return err
 		})
@@ -234,25 +234,6 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	})
 	n.log.Info("casestream api serving", "addr", n.Addr(), "nats", n.NATSURL(), "projector", cfg.Projector)
 	return n, nil
-}
-
-// setupAttempts bounds the retries of a setup step, one a second.
-const setupAttempts = 60
-
-// retry runs a setup step until it succeeds, ctx ends, or setupAttempts have failed.
-func (n *Node) retry(ctx context.Context, what string, step func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := step()
-		if err == nil || ctx.Err() != nil || attempt == setupAttempts {
-			return err
-		}
-		n.log.Warn("NATS not ready; retrying", "step", what, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // Positions returns the last sequences of CASES and DIRECTORY, read after the call began:

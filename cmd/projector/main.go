@@ -125,7 +125,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// A replay interrupted (a cluster still electing a stream's leader) is simply started
 	// again: records already applied are ignored by sequence.
 	var dirLast, casesLast uint64
-	err = retry(ctx, m.Logger, "replay", func() (err error) {
+	err = eventstore.RetrySetup(ctx, m.Logger, "replay", func() (err error) {
 		if dirLast, err = eventstore.Replay(ctx, js, events.StreamDirectory, m.proj.ApplyDirectory); err != nil {
 			return fmt.Errorf("replay directory: %w", err)
 		}
@@ -189,23 +189,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.Logger.Info("casestream projector serving", "addr", m.Addr(), "nats", m.Config.NATSURL)
 	return nil
-}
-
-// retry runs a start-up step until it succeeds, ctx ends, or a minute of attempts has
-// failed.
-func retry(ctx context.Context, log *slog.Logger, what string, step func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := step()
-		if err == nil || ctx.Err() != nil || attempt == 60 {
-			return err
-		}
-		log.Warn("NATS not ready; retrying", "step", what, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // awaitStreams returns once CASES and DIRECTORY exist: the api creates them, and a projector

@@ -144,7 +144,8 @@ func (b *bulk) publish(env events.Envelope) error {
 	if err != nil {
 		return err
 	}
-	_, err = b.js.PublishMsgAsync(m)
+	// A replicated stream acknowledges more slowly than this loop publishes: wait for room.
+	_, err = b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
 	return err
 }
 

@@ -57,6 +57,8 @@ type Config struct {
 	// eventstore.JetStreamOptions.PipelineBelow (group commit publishes smaller batches as
 	// pipelined publishes instead of atomic batches).
 	PipelineBelow int
+	// Replicas is the streams' replica count; more than 1 needs NATSURL (a cluster).
+	Replicas int
 }
 
 // Main is the casebench program: ParseFlags, then Run, then Close.
@@ -74,7 +76,7 @@ type Main struct {
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	return &Main{Config: Config{PipelineBelow: -1}, Stdout: os.Stdout, Stderr: os.Stderr}
+	return &Main{Config: Config{PipelineBelow: -1, Replicas: 1}, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
 // ParseFlags reads args; lookup (os.LookupEnv) provides CASEBENCH_NATS_URL.
@@ -91,11 +93,18 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a pprof CPU profile to this file")
 	fs.StringVar(&c.Profile, "profile", c.Profile, "profile only this scenario: "+scenarioNames()+" (default: the whole run)")
 	fs.IntVar(&c.PipelineBelow, "pipeline-below", c.PipelineBelow, "the store's PipelineBelow; negative keeps eventstore.DefaultJetStreamOptions()")
+	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "the streams' replicas (1 or 3; 3 needs -nats-url of a cluster)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	switch {
+	case c.Replicas != 1 && c.Replicas != 3:
+		return fmt.Errorf("-replicas %d: want 1 or 3", c.Replicas)
+	case c.Replicas > 1 && c.NATSURL == "":
+		return errors.New("-replicas 3 needs -nats-url (an embedded server is a single node)")
 	}
 	if c.Profile != "" {
 		if c.CPUProfile == "" {

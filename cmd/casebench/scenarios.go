@@ -354,7 +354,11 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99 float
 		return 0, 0, 0, nil, fmt.Errorf("listing: %w", err)
 	}
 	if want := (b.sc.activeCases + b.sc.agents - 1) / b.sc.agents; len(rows) != want {
-		return 0, 0, 0, nil, fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
+		err := fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
+		if b.cfg.NATSURL != "" {
+			err = fmt.Errorf("%w (an earlier run's cases are still assigned to the same agents: run against a fresh server)", err)
+		}
+		return 0, 0, 0, nil, err
 	}
 	b.step("list: %d bytes per listing", len(sample))
 	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {

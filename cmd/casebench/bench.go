@@ -221,8 +221,8 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		return r, err
 	}
 	err = b.scenario("static", func() error {
-		staticPerS, err := b.staticRun(ctx, sample)
-		r.ListRatioStatic = r.ListPerS / staticPerS
+		staticPerS, p99, err := b.staticRun(ctx, sample)
+		r.ListRatioStatic, r.StaticP99Ms = r.ListPerS/staticPerS, p99
 		return err
 	})
 	if err != nil {

@@ -24,6 +24,7 @@ type Results struct {
 	ListP50Ms          float64 `json:"list_p50_ms"`
 	ListP99Ms          float64 `json:"list_p99_ms"`
 	ListRatioStatic    float64 `json:"list_ratio_static"`
+	StaticP99Ms        float64 `json:"static_p99_ms"`
 	LagP50Ms           float64 `json:"lag_p50_ms"`
 	LagP99Ms           float64 `json:"lag_p99_ms"`
 	ReplayRatio        float64 `json:"replay_ratio"`
@@ -87,6 +88,7 @@ func rows(r Results, sc scale) []row {
 		{"list_p50_ms", r.ListP50Ms, nil, ""},
 		{"list_p99_ms", r.ListP99Ms, at(false, 2), ""},
 		{"list_ratio_static", r.ListRatioStatic, at(true, 0.5), "listing / static handler"},
+		{"static_p99_ms", r.StaticP99Ms, nil, "the static handler, same clients and bytes"},
 		{"lag_p50_ms", r.LagP50Ms, nil, "half the durable assign rate"},
 		{"lag_p99_ms", r.LagP99Ms, at(false, 10), ""},
 		{"replay_ratio", r.ReplayRatio, at(true, 0.6), fmt.Sprintf("rebuild / bare drain of %d events", r.replayEvents)},

@@ -372,21 +372,24 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99 float
 }
 
 // staticRun measures, with the listing's client code, a plain net/http handler answering
-// body to every request.
-func (b *bench) staticRun(ctx context.Context, body []byte) (float64, error) {
+// body to every request, and returns its rate and 99th percentile latency.
+func (b *bench) staticRun(ctx context.Context, body []byte) (perS, p99 float64, err error) {
 	static, err := serveStatic(body)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer static.Close()
 	c := httpClient(listClients)
 	defer c.CloseIdleConnections()
 	plain := b.getter(c, "http://"+static.Addr, "static")
-	perS, _, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
 		_, err := plain(ctx, w, i, false)
 		return err
 	})
-	return perS, err
+	if err != nil {
+		return 0, 0, err
+	}
+	return perS, percentile(lat, 99), nil
 }
 
 // getter returns the listing call on base: worker w's i-th call lists an agent in turn.

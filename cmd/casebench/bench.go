@@ -27,6 +27,7 @@ const (
 type scale struct {
 	duration     time.Duration
 	maxOps       int
+	rounds       int // slices that a ratio's two sides alternate in (see alternate)
 	casesPerUser int // distinct cases per writer or client in the append and assign runs
 	activeCases  int
 	agents       int
@@ -38,13 +39,13 @@ type scale struct {
 
 var (
 	fullScale = scale{
-		duration: 10 * time.Second, maxOps: 2_000_000, casesPerUser: 64,
+		duration: 10 * time.Second, maxOps: 2_000_000, rounds: 10, casesPerUser: 64,
 		activeCases: 100_000, agents: 1000,
 		loadEvents: 1_000_000, loadPerCase: 10, loadSamples: 2000,
 		memCases: 1_000_000,
 	}
 	quickScale = scale{
-		duration: 3 * time.Second, maxOps: 500_000, casesPerUser: 32,
+		duration: 3 * time.Second, maxOps: 500_000, rounds: 6, casesPerUser: 32,
 		activeCases: 10_000, agents: 100,
 		loadEvents: 100_000, loadPerCase: 10, loadSamples: 500,
 		memCases: 100_000,
@@ -52,7 +53,7 @@ var (
 )
 
 // Scenario names, for -profile and the progress lines.
-var scenarios = []string{"memory", "append", "assign", "lag", "listdata", "list", "static", "replay", "load"}
+var scenarios = []string{"memory", "write", "lag", "listdata", "list", "replay", "load"}
 
 func scenarioNames() string { return strings.Join(scenarios, ", ") }
 
@@ -173,24 +174,32 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		b.lazy = b.durable
 	}
 
-	err = b.scenario("append", func() error {
-		if r.AppendDurablePerS, err = b.appendRun(ctx, b.durable, 0); err != nil {
-			return err
+	err = b.scenario("write", func() error {
+		c := httpClient(writers)
+		defer c.CloseIdleConnections()
+		for _, run := range []struct {
+			n              *node.Node
+			append, assign *float64
+			p50, p99       *float64
+			run            int64
+		}{
+			{b.durable, &r.AppendDurablePerS, &r.AssignDurablePerS, &r.AssignP50Ms, &r.AssignP99Ms, 0},
+			{b.lazy, &r.AppendLazyPerS, &r.AssignLazyPerS, nil, nil, 1},
+		} {
+			assign, err := b.assignMeter(ctx, run.n, c, run.run)
+			if err != nil {
+				return err
+			}
+			raw := b.appendMeter(run.n, run.run)
+			if err := b.alternate(ctx, raw, assign); err != nil {
+				return err
+			}
+			*run.append, *run.assign = raw.perS(), assign.perS()
+			if run.p50 != nil {
+				*run.p50, *run.p99 = percentile(assign.lat, 50), percentile(assign.lat, 99)
+			}
 		}
-		r.AppendLazyPerS, err = b.appendRun(ctx, b.lazy, 1)
-		return err
-	})
-	if err != nil {
-		return r, err
-	}
-	err = b.scenario("assign", func() error {
-		var lat []time.Duration
-		if r.AssignDurablePerS, lat, err = b.assignRun(ctx, b.durable, 0); err != nil {
-			return err
-		}
-		r.AssignP50Ms, r.AssignP99Ms = percentile(lat, 50), percentile(lat, 99)
-		r.AssignLazyPerS, _, err = b.assignRun(ctx, b.lazy, 1)
-		return err
+		return nil
 	})
 	if err != nil {
 		return r, err
@@ -212,18 +221,14 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	if err != nil {
 		return r, err
 	}
-	var sample []byte
 	err = b.scenario("list", func() error {
-		r.ListPerS, r.ListP50Ms, r.ListP99Ms, sample, err = b.listRun(ctx, b.lazy)
-		return err
-	})
-	if err != nil {
-		return r, err
-	}
-	err = b.scenario("static", func() error {
-		staticPerS, p99, err := b.staticRun(ctx, sample)
-		r.ListRatioStatic, r.StaticP99Ms = r.ListPerS/staticPerS, p99
-		return err
+		list, static, err := b.listRun(ctx, b.lazy)
+		if err != nil {
+			return err
+		}
+		r.ListPerS, r.ListP50Ms, r.ListP99Ms = list.perS(), percentile(list.lat, 50), percentile(list.lat, 99)
+		r.ListRatioStatic, r.StaticP99Ms = list.perS()/static.perS(), percentile(static.lat, 99)
+		return nil
 	})
 	if err != nil {
 		return r, err

@@ -19,7 +19,7 @@ import (
 
 // tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
 var tinyScale = scale{
-	duration: 200 * time.Millisecond, maxOps: 10_000, casesPerUser: 2,
+	duration: 200 * time.Millisecond, maxOps: 10_000, rounds: 2, casesPerUser: 2,
 	activeCases: 40, agents: 4,
 	loadEvents: 400, loadPerCase: 4, loadSamples: 20,
 	memCases: 1000,

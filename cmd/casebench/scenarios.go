@@ -33,10 +33,33 @@ const (
 	lagTimeout     = 30 * time.Second
 )
 
-// loop runs op on n workers, each with its own counter i from 0, until the scale's duration
-// has passed or its maxOps operations have started, and returns the number of operations
-// completed per second and their latencies. The first error stops every worker.
-func (b *bench) loop(ctx context.Context, n int, op func(ctx context.Context, w, i int) error) (perS float64, lat []time.Duration, err error) {
+// meter is one measured operation, run on n workers in timed slices (see alternate) that
+// add up: worker w's i-th call is op(ctx, w, i), i counting on from one slice to the next.
+type meter struct {
+	n  int
+	op func(ctx context.Context, w, i int) error
+
+	next    []int // each worker's next i
+	ops     int
+	elapsed time.Duration
+	lat     []time.Duration
+}
+
+func newMeter(n int, op func(ctx context.Context, w, i int) error) *meter {
+	return &meter{n: n, op: op, next: make([]int, n)}
+}
+
+// perS is the rate over every slice run so far.
+func (m *meter) perS() float64 {
+	if m.elapsed <= 0 {
+		return 0
+	}
+	return float64(m.ops) / m.elapsed.Seconds()
+}
+
+// slice runs m's workers until d has passed or maxOps operations have started. The first
+// error stops every worker.
+func (m *meter) slice(ctx context.Context, d time.Duration, maxOps int) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var (
@@ -44,44 +67,70 @@ func (b *bench) loop(ctx context.Context, n int, op func(ctx context.Context, w,
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 	)
-	deadline := time.Now().Add(b.sc.duration)
+	deadline := time.Now().Add(d)
 	start := time.Now()
-	for w := range n {
+	for w := range m.n {
 		wg.Go(func() {
 			var mine []time.Duration
-			for i := 0; time.Now().Before(deadline) && started.Add(1) <= int64(b.sc.maxOps) && ctx.Err() == nil; i++ {
+			i := m.next[w]
+			for ; time.Now().Before(deadline) && started.Add(1) <= int64(maxOps) && ctx.Err() == nil; i++ {
 				t := time.Now()
-				if err := op(ctx, w, i); err != nil {
+				if err := m.op(ctx, w, i); err != nil {
 					cancel(err)
 					break
 				}
 				mine = append(mine, time.Since(t))
 			}
+			m.next[w] = i
 			mu.Lock()
-			lat = append(lat, mine...)
+			m.lat = append(m.lat, mine...)
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	elapsed := since(start)
+	m.elapsed += time.Since(start)
 	if err := context.Cause(ctx); err != nil {
-		return 0, nil, err
+		return err
 	}
-	if len(lat) == 0 {
-		return 0, nil, errNoSamples
-	}
-	return float64(len(lat)) / elapsed, lat, nil
+	m.ops = len(m.lat)
+	return nil
 }
 
-// appendRun measures raw JetStream appends: writers goroutines, each appending events to
+// alternate runs the meters in turn, in the scale's number of rounds that share its duration
+// and operation bound, in the order of the meters in even rounds and reversed in odd ones:
+// a ratio of two meters then compares them under the same conditions of the machine, which
+// drift (the disk's fsync speed by a factor of four, the CPU stolen by the host) over
+// seconds.
+func (b *bench) alternate(ctx context.Context, ms ...*meter) error {
+	rounds := max(b.sc.rounds, 1)
+	d, maxOps := b.sc.duration/time.Duration(rounds), max(b.sc.maxOps/rounds, 1)
+	for r := range rounds {
+		for k := range ms {
+			if r%2 == 1 {
+				k = len(ms) - 1 - k
+			}
+			if err := ms[k].slice(ctx, d, maxOps); err != nil {
+				return err
+			}
+		}
+	}
+	for _, m := range ms {
+		if m.ops == 0 {
+			return errNoSamples
+		}
+	}
+	return nil
+}
+
+// appendMeter measures raw JetStream appends: writers goroutines, each appending events to
 // its own cases with the expected last sequence of the case's subject and a message id.
-func (b *bench) appendRun(ctx context.Context, n *node.Node, run int64) (float64, error) {
+func (b *bench) appendMeter(n *node.Node, run int64) *meter {
 	per := b.sc.casesPerUser
 	last := make([][]uint64, writers)
 	for w := range last {
 		last[w] = make([]uint64, per)
 	}
-	perS, _, err := b.loop(ctx, writers, func(ctx context.Context, w, i int) error {
+	return newMeter(writers, func(ctx context.Context, w, i int) error {
 		k := i % per
 		id := b.base + idsAppend + run*10_000_000 + int64(w*per+k)
 		env, err := envelope(id, time.Now(), events.CaseNoteAdded{NoteID: i/per + 1, Description: "casebench note"})
@@ -99,7 +148,6 @@ func (b *bench) appendRun(ctx context.Context, n *node.Node, run int64) (float64
 		last[w][k] = ack.Sequence
 		return nil
 	})
-	return perS, err
 }
 
 // httpClient returns a client keeping enough idle connections for conc concurrent callers.
@@ -139,37 +187,36 @@ func do(c *http.Client, req *http.Request, want int, keep bool) ([]byte, error) 
 	return nil, err
 }
 
-// assignRun measures PUT /api/v4/cases/{id}/assignment: writers clients, each assigning its
-// own cases in turn, alternately to bob and to dave, so that every call writes an event.
-func (b *bench) assignRun(ctx context.Context, n *node.Node, run int64) (float64, []time.Duration, error) {
+// assignMeter opens the cases and returns the measure of PUT /api/v4/cases/{id}/assignment
+// on them: writers clients, each assigning its own cases in turn, alternately to bob and
+// to dave, so that every call writes an event. Close the client when done.
+func (b *bench) assignMeter(ctx context.Context, n *node.Node, c *http.Client, run int64) (*meter, error) {
 	per := b.sc.casesPerUser
 	caseID := func(w, k int) int64 { return b.base + idsAssign + run*10_000_000 + int64(w*per+k) }
 	bl, err := newBulk(n.NC)
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	for w := range writers {
 		for k := range per {
 			env, err := envelope(caseID(w, k), time.Now(), opened(caseID(w, k)))
 			if err != nil {
-				return 0, nil, err
+				return nil, err
 			}
 			if err := bl.publish(env); err != nil {
-				return 0, nil, err
+				return nil, err
 			}
 		}
 	}
 	if err := bl.wait(ctx); err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	c := httpClient(writers)
-	defer c.CloseIdleConnections()
 	base := "http://" + n.Addr() + "/api/v4/cases/"
 	bodies := [2][]byte{}
 	for t, email := range assignTargets {
 		bodies[t], _ = json.Marshal(map[string]string{"email": email})
 	}
-	return b.loop(ctx, writers, func(ctx context.Context, w, i int) error {
+	return newMeter(writers, func(ctx context.Context, w, i int) error {
 		k := i % per
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut,
 			base+fmt.Sprint(caseID(w, k))+"/assignment", bytes.NewReader(bodies[(i/per)%2]))
@@ -182,7 +229,7 @@ func (b *bench) assignRun(ctx context.Context, n *node.Node, run int64) (float64
 		req.Header.Set("Content-Type", "application/json")
 		_, err = do(c, req, http.StatusCreated, false)
 		return err
-	})
+	}), nil
 }
 
 // lagRun appends new cases through the node's store at the given rate and measures, for
@@ -334,62 +381,54 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 	return n.Projector.WaitFor(wctx, last, n.Directory.LastSeq())
 }
 
-// listRun measures GET /{applicationId}/agents/{userId}/activeCases. The data must be
-// loaded first (loadActive). It returns, with the figures, the listing of agent 0, and
-// keeps the client for staticRun.
-func (b *bench) listRun(ctx context.Context, n *node.Node) (perS, p50, p99 float64, sample []byte, err error) {
+// listRun measures activeCases over HTTP (the data loaded first by loadActive) at
+// listClients clients, agents in turn, and a plain
+// net/http handler answering the first listing's bytes to the same client code, the two in
+// alternation (see alternate). It returns the listing's and the static handler's meters.
+func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter, err error) {
 	c := httpClient(listClients)
 	defer c.CloseIdleConnections()
 	token, err := accessToken(ctx, c, "http://"+n.Addr())
 	if err != nil {
-		return 0, 0, 0, nil, err
+		return nil, nil, err
 	}
 	listing := b.getter(c, "http://"+n.Addr(), token)
-	sample, err = listing(ctx, 0, 0, true)
+	sample, err := listing(ctx, 0, 0, true)
 	if err != nil {
-		return 0, 0, 0, nil, err
+		return nil, nil, err
 	}
 	var rows []json.RawMessage
 	if err := json.Unmarshal(sample, &rows); err != nil {
-		return 0, 0, 0, nil, fmt.Errorf("listing: %w", err)
+		return nil, nil, fmt.Errorf("listing: %w", err)
 	}
 	if want := (b.sc.activeCases + b.sc.agents - 1) / b.sc.agents; len(rows) != want {
 		err := fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
 		if b.cfg.NATSURL != "" {
 			err = fmt.Errorf("%w (an earlier run's cases are still assigned to the same agents: run against a fresh server)", err)
 		}
-		return 0, 0, 0, nil, err
+		return nil, nil, err
 	}
 	b.step("list: %d bytes per listing", len(sample))
-	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+	srv, err := serveStatic(sample)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer srv.Close()
+	sc := httpClient(listClients)
+	defer sc.CloseIdleConnections()
+	plain := b.getter(sc, "http://"+srv.Addr, "static")
+	list = newMeter(listClients, func(ctx context.Context, w, i int) error {
 		_, err := listing(ctx, w, i, false)
 		return err
 	})
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	return perS, percentile(lat, 50), percentile(lat, 99), sample, nil
-}
-
-// staticRun measures, with the listing's client code, a plain net/http handler answering
-// body to every request, and returns its rate and 99th percentile latency.
-func (b *bench) staticRun(ctx context.Context, body []byte) (perS, p99 float64, err error) {
-	static, err := serveStatic(body)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer static.Close()
-	c := httpClient(listClients)
-	defer c.CloseIdleConnections()
-	plain := b.getter(c, "http://"+static.Addr, "static")
-	perS, lat, err := b.loop(ctx, listClients, func(ctx context.Context, w, i int) error {
+	static = newMeter(listClients, func(ctx context.Context, w, i int) error {
 		_, err := plain(ctx, w, i, false)
 		return err
 	})
-	if err != nil {
-		return 0, 0, err
+	if err := b.alternate(ctx, list, static); err != nil {
+		return nil, nil, err
 	}
-	return perS, percentile(lat, 99), nil
+	return list, static, nil
 }
 
 // getter returns the listing call on base: worker w's i-th call lists an agent in turn.

@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
-	"time"
 )
 
 func main() {
@@ -210,9 +209,4 @@ func (p *profiler) close() {
 		p.running = false
 	}
 	p.f.Close()
-}
-
-// since returns the seconds elapsed since t, never zero.
-func since(t time.Time) float64 {
-	return max(time.Since(t).Seconds(), 1e-9)
 }

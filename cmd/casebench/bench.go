@@ -177,29 +177,13 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	err = b.scenario("write", func() error {
 		c := httpClient(writers)
 		defer c.CloseIdleConnections()
-		for _, run := range []struct {
-			n              *node.Node
-			append, assign *float64
-			p50, p99       *float64
-			run            int64
-		}{
-			{b.durable, &r.AppendDurablePerS, &r.AssignDurablePerS, &r.AssignP50Ms, &r.AssignP99Ms, 0},
-			{b.lazy, &r.AppendLazyPerS, &r.AssignLazyPerS, nil, nil, 1},
-		} {
-			assign, err := b.assignMeter(ctx, run.n, c, run.run)
-			if err != nil {
-				return err
-			}
-			raw := b.appendMeter(run.n, run.run)
-			if err := b.alternate(ctx, raw, assign); err != nil {
-				return err
-			}
-			*run.append, *run.assign = raw.perS(), assign.perS()
-			if run.p50 != nil {
-				*run.p50, *run.p99 = percentile(assign.lat, 50), percentile(assign.lat, 99)
-			}
+		var lat []time.Duration
+		if r.AppendDurablePerS, r.AssignDurablePerS, lat, err = b.writeRun(ctx, b.durable, c, 0); err != nil {
+			return err
 		}
-		return nil
+		r.AssignP50Ms, r.AssignP99Ms = percentile(lat, 50), percentile(lat, 99)
+		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, c, 1)
+		return err
 	})
 	if err != nil {
 		return r, err

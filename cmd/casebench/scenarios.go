@@ -40,9 +40,8 @@ type meter struct {
 	op func(ctx context.Context, w, i int) error
 
 	next    []int // each worker's next i
-	ops     int
 	elapsed time.Duration
-	lat     []time.Duration
+	lat     []time.Duration // one per completed operation
 }
 
 func newMeter(n int, op func(ctx context.Context, w, i int) error) *meter {
@@ -54,7 +53,7 @@ func (m *meter) perS() float64 {
 	if m.elapsed <= 0 {
 		return 0
 	}
-	return float64(m.ops) / m.elapsed.Seconds()
+	return float64(len(m.lat)) / m.elapsed.Seconds()
 }
 
 // slice runs m's workers until d has passed or maxOps operations have started. The first
@@ -89,11 +88,7 @@ func (m *meter) slice(ctx context.Context, d time.Duration, maxOps int) error {
 	}
 	wg.Wait()
 	m.elapsed += time.Since(start)
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	m.ops = len(m.lat)
-	return nil
+	return context.Cause(ctx)
 }
 
 // alternate runs the meters in turn, in the scale's number of rounds that share its duration
@@ -115,7 +110,7 @@ func (b *bench) alternate(ctx context.Context, ms ...*meter) error {
 		}
 	}
 	for _, m := range ms {
-		if m.ops == 0 {
+		if len(m.lat) == 0 {
 			return errNoSamples
 		}
 	}
@@ -189,7 +184,7 @@ func do(c *http.Client, req *http.Request, want int, keep bool) ([]byte, error) 
 
 // assignMeter opens the cases and returns the measure of PUT /api/v4/cases/{id}/assignment
 // on them: writers clients, each assigning its own cases in turn, alternately to bob and
-// to dave, so that every call writes an event. Close the client when done.
+// to dave, so that every call writes an event, through c.
 func (b *bench) assignMeter(ctx context.Context, n *node.Node, c *http.Client, run int64) (*meter, error) {
 	per := b.sc.casesPerUser
 	caseID := func(w, k int) int64 { return b.base + idsAssign + run*10_000_000 + int64(w*per+k) }
@@ -230,6 +225,20 @@ func (b *bench) assignMeter(ctx context.Context, n *node.Node, c *http.Client, r
 		_, err = do(c, req, http.StatusCreated, false)
 		return err
 	}), nil
+}
+
+// writeRun measures raw appends and assigns on node n in alternation (see alternate) and
+// returns both rates and the assigns' latencies.
+func (b *bench) writeRun(ctx context.Context, n *node.Node, c *http.Client, run int64) (appendPerS, assignPerS float64, lat []time.Duration, err error) {
+	assign, err := b.assignMeter(ctx, n, c, run)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	raw := b.appendMeter(n, run)
+	if err := b.alternate(ctx, raw, assign); err != nil {
+		return 0, 0, nil, err
+	}
+	return raw.perS(), assign.perS(), assign.lat, nil
 }
 
 // lagRun appends new cases through the node's store at the given rate and measures, for

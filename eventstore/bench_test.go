@@ -28,13 +28,16 @@ func BenchmarkLoad(b *testing.B) {
 	contiguous, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
 	buildStream(b, contiguous, cases, perCase, perCase)
 
-	for _, loader := range []string{"direct", "ordered"} {
+	for _, loader := range []string{"walk", "forward", "ordered"} {
 		for _, layout := range []struct {
 			name string
 			s    *eventstore.JetStream
 		}{{"spread", spread}, {"contiguous", contiguous}} {
 			load := layout.s.Load
-			if loader == "ordered" {
+			switch loader {
+			case "forward":
+				load = layout.s.LoadForward
+			case "ordered":
 				load = layout.s.LoadOrdered
 			}
 			b.Run(loader+"/"+layout.name, func(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -534,8 +535,107 @@ func (s *JetStream) lastMsg(ctx context.Context, subject string) (*jetstream.Raw
 	return m, err
 }
 
-// Load implements Store with batch direct gets of the subject, page by page.
+// maxWalk bounds how many events Load reads one by one, walking back from the subject's
+// last event, before it reads the subject forward instead.
+const maxWalk = 64
+
+// Load implements Store. It reads the subject's last event by direct get and walks back
+// from it, one direct get by sequence per event, while each event names its predecessor
+// (see walk); where the chain breaks, or after maxWalk events, it reads the subject
+// forward from after+1 instead (loadForward). Every read is an index lookup in the
+// server, where reading forward makes the server scan the stream for the subject's next
+// message (docs/performance.md, "Loading a case").
 func (s *JetStream) Load(ctx context.Context, subject string, after uint64) ([]Record, error) {
+	recs, ok, err := s.walk(ctx, subject, after)
+	if err != nil || ok {
+		return recs, err
+	}
+	return s.loadForward(ctx, subject, after)
+}
+
+// walk returns the events of subject above after, read backwards from the subject's last
+// event, and ok; or, with ok false, nothing, where an event on the way does not name its
+// predecessor. The store writes every Append's first event with the expectation
+// Nats-Expected-Last-Subject-Sequence, which the server checked: the value is the stream
+// sequence of the subject's previous event (0: there is none). An Append of several
+// events is one atomic batch, stored at consecutive sequences, where only the first
+// carries the expectation: an event at batch position k > 1 follows the one at the
+// sequence before it, which must be the same subject's, from the same batch, at k-1.
+func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]Record, bool, error) {
+	st, err := s.stream(ctx, subject)
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("eventstore: load %s: %w", subject, err)
+	}
+	var back []Record
+	for m.Sequence > after {
+		if len(back) == maxWalk {
+			return nil, false, nil
+		}
+		rec, err := record(m.Sequence, m.Data)
+		if err != nil {
+			return nil, false, err
+		}
+		back = append(back, rec)
+		prev, ok := predecessor(m)
+		if !ok {
+			return nil, false, nil
+		}
+		if prev <= after {
+			break
+		}
+		next, err := st.GetMsg(ctx, prev)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			// A replica behind the one that answered before: read forward instead.
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("eventstore: load %s: %w", subject, err)
+		}
+		if next.Subject != subject || !sameBatchBefore(m, next) {
+			return nil, false, nil
+		}
+		m = next
+	}
+	slices.Reverse(back)
+	return back, true, nil
+}
+
+// predecessor returns the stream sequence of the event before m on m's subject, 0 if m
+// is the first, as m's headers tell it; ok is false if they do not.
+func predecessor(m *jetstream.RawStreamMsg) (seq uint64, ok bool) {
+	if v := m.Header.Get(jetstream.ExpectedLastSubjSeqHeader); v != "" {
+		if m.Header.Get(jetstream.ExpectedLastSubjSeqSubjHeader) != "" {
+			return 0, false // the expectation was about another subject
+		}
+		seq, err := strconv.ParseUint(v, 10, 64)
+		return seq, err == nil && seq < m.Sequence
+	}
+	if k, err := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader)); err == nil && k > 1 && m.Header.Get(jetstreamext.BatchIDHeader) != "" {
+		return m.Sequence - 1, true
+	}
+	return 0, false
+}
+
+// sameBatchBefore reports whether prev may be the event before m found by predecessor: if
+// m was found by its batch position, prev is at the position before in the same batch.
+func sameBatchBefore(m, prev *jetstream.RawStreamMsg) bool {
+	if m.Header.Get(jetstream.ExpectedLastSubjSeqHeader) != "" {
+		return true
+	}
+	k, _ := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader))
+	return prev.Header.Get(jetstreamext.BatchIDHeader) == m.Header.Get(jetstreamext.BatchIDHeader) &&
+		prev.Header.Get(jetstreamext.BatchSeqHeader) == strconv.Itoa(k-1)
+}
+
+// loadForward returns the events of subject above after with batch direct gets, page by page.
+func (s *JetStream) loadForward(ctx context.Context, subject string, after uint64) ([]Record, error) {
 	name, err := streamOf(subject)
 	if err != nil {
 		return nil, err

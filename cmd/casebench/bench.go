@@ -225,7 +225,7 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		return r, err
 	}
 	err = b.scenario("load", func() error {
-		r.LoadP99Ms, r.loadStream, err = b.loadRun(ctx, b.lazy)
+		r.LoadP50Ms, r.LoadP99Ms, r.loadStream, err = b.loadRun(ctx, b.lazy)
 		return err
 	})
 	if err != nil {

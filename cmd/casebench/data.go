@@ -96,8 +96,10 @@ func toOperator(userID string) events.CaseAssigned {
 	return events.CaseAssigned{To: events.Assignment{OperatorID: userID}, Status: events.StatusActive}
 }
 
-// message makes the JetStream message storing env, with the headers the store writes.
-func message(env events.Envelope) (*nats.Msg, error) {
+// message makes the JetStream message storing env as the store writes an Append of one
+// event: with its id, its type and the expectation that its subject's last event is at
+// expected (0: none).
+func message(env events.Envelope, expected uint64) (*nats.Msg, error) {
 	body, err := json.Marshal(env)
 	if err != nil {
 		return nil, err
@@ -106,11 +108,12 @@ func message(env events.Envelope) (*nats.Msg, error) {
 	m.Data = body
 	m.Header.Set(events.HeaderMsgID, env.ID)
 	m.Header.Set(events.HeaderEventType, env.Type)
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
 	return m, nil
 }
 
-// bulk publishes many messages asynchronously, without expectations, a bounded number in
-// flight, and counts the failures.
+// bulk publishes many messages asynchronously, a bounded number in flight, and counts the
+// failures.
 type bulk struct {
 	js     jetstream.JetStream
 	failed atomic.Int64
@@ -139,14 +142,46 @@ func (b *bulk) fail(err error) {
 	b.mu.Unlock()
 }
 
-func (b *bulk) publish(env events.Envelope) error {
-	m, err := message(env)
+// publish publishes env, expecting its subject's last event at expected (0: none).
+func (b *bulk) publish(env events.Envelope, expected uint64) (jetstream.PubAckFuture, error) {
+	m, err := message(env, expected)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A replicated stream acknowledges more slowly than this loop publishes: wait for room.
-	_, err = b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
-	return err
+	return b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
+}
+
+// rounds writes rounds events to each case of ids, one round after the other, each round
+// published all at once: event(id, r) is the case's r-th, published expecting the
+// sequence its (r-1)-th was stored at, as the store's Appends do.
+func (b *bulk) rounds(ctx context.Context, ids []int64, rounds int, event func(id int64, r int) events.Event) error {
+	last := make([]uint64, len(ids))
+	futures := make([]jetstream.PubAckFuture, len(ids))
+	now := time.Now()
+	for r := range rounds {
+		for i, id := range ids {
+			env, err := envelope(id, now, event(id, r))
+			if err != nil {
+				return err
+			}
+			if futures[i], err = b.publish(env, last[i]); err != nil {
+				return err
+			}
+		}
+		if err := b.wait(ctx); err != nil {
+			return err
+		}
+		for i, f := range futures {
+			select {
+			case ack := <-f.Ok():
+				last[i] = ack.Sequence
+			case err := <-f.Err():
+				return fmt.Errorf("publish to %s: %w", f.Msg().Subject, err)
+			}
+		}
+	}
+	return nil
 }
 
 // wait waits for every publish to be acknowledged and returns the first failure.

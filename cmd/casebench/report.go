@@ -28,6 +28,7 @@ type Results struct {
 	LagP50Ms           float64 `json:"lag_p50_ms"`
 	LagP99Ms           float64 `json:"lag_p99_ms"`
 	ReplayRatio        float64 `json:"replay_ratio"`
+	LoadP50Ms          float64 `json:"load_p50_ms"`
 	LoadP99Ms          float64 `json:"load_p99_ms"`
 	BytesPerActiveCase float64 `json:"bytes_per_active_case"`
 
@@ -92,6 +93,7 @@ func rows(r Results, sc scale) []row {
 		{"lag_p50_ms", r.LagP50Ms, nil, "half the durable assign rate"},
 		{"lag_p99_ms", r.LagP99Ms, at(false, 10), ""},
 		{"replay_ratio", r.ReplayRatio, at(true, 0.6), fmt.Sprintf("rebuild / bare drain of %d events", r.replayEvents)},
+		{"load_p50_ms", r.LoadP50Ms, nil, ""},
 		{"load_p99_ms", r.LoadP99Ms, at(false, 1), fmt.Sprintf("%d events of %d per case written, %d in the stream", sc.loadEvents, sc.loadPerCase, r.loadStream)},
 		{"bytes_per_active_case", r.BytesPerActiveCase, at(false, 1024), fmt.Sprintf("%d active cases", sc.memCases)},
 	}

@@ -3,10 +3,13 @@ package eventstore_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/casestream/casestream/embedded"
 	"github.com/casestream/casestream/events"
@@ -17,12 +20,15 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
+var loadCases = flag.Int("load-cases", 10_000, "BenchmarkLoad: cases of 10 events in its streams")
+
 // BenchmarkLoad loads one case of 10 events from a CASES stream of 100,000 events over
-// 10,000 cases, built once per run with lazy fsync, in two layouts: "spread", each case's
-// events 10,000 sequences apart, as when cases live side by side for days; "contiguous",
-// each case's events next to each other, as when each was written in one append.
+// 10,000 cases (-load-cases), built once per run with lazy fsync, in two layouts:
+// "spread", each case's events 10,000 sequences apart, as when cases live side by side for
+// days; "contiguous", each case's events next to each other, as when each was written in
+// one append. Besides the mean, it reports the median and 99th percentile of one load.
 func BenchmarkLoad(b *testing.B) {
-	const cases, perCase = 10_000, 10
+	cases, perCase := *loadCases, 10
 	spread, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
 	buildStream(b, spread, cases, perCase, 1)
 	contiguous, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
@@ -43,10 +49,13 @@ func BenchmarkLoad(b *testing.B) {
 			b.Run(loader+"/"+layout.name, func(b *testing.B) {
 				ctx := context.Background()
 				i := 0
+				var lat []time.Duration
 				for b.Loop() {
 					subj := events.CaseSubject(int64(i%cases + 1))
 					i += 7919 // a prime: visit the cases out of order
+					t := time.Now()
 					recs, err := load(ctx, subj, 0)
+					lat = append(lat, time.Since(t))
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -54,6 +63,10 @@ func BenchmarkLoad(b *testing.B) {
 						b.Fatalf("Load(%s): got %d records, want %d", subj, len(recs), perCase)
 					}
 				}
+				slices.Sort(lat)
+				at := func(p int) float64 { return float64(lat[(len(lat)-1)*p/100]) / float64(time.Millisecond) }
+				b.ReportMetric(at(50), "p50-ms")
+				b.ReportMetric(at(99), "p99-ms")
 			})
 		}
 	}

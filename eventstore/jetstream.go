@@ -617,7 +617,7 @@ func predecessor(m *jetstream.RawStreamMsg) (seq uint64, ok bool) {
 		seq, err := strconv.ParseUint(v, 10, 64)
 		return seq, err == nil && seq < m.Sequence
 	}
-	if k, err := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader)); err == nil && k > 1 && m.Header.Get(jetstreamext.BatchIDHeader) != "" {
+	if k, err := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader)); err == nil && k > 1 && m.Sequence > 1 && m.Header.Get(jetstreamext.BatchIDHeader) != "" {
 		return m.Sequence - 1, true
 	}
 	return 0, false

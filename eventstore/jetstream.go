@@ -307,22 +307,24 @@ func formBatch(pending []*appendReq) (batch, rest []*appendReq) {
 // commitBatch commits reqs as one atomic batch and answers each of them. A refused batch
 // is split in halves, recursively, so that only the Appends at fault fail.
 func (s *JetStream) commitBatch(reqs []*appendReq) {
-	if len(reqs) == 1 {
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-		reqs[0].done <- s.commitOne(ctx, reqs[0])
-		cancel()
-		return
-	}
 	var msgs []*nats.Msg
 	for _, r := range reqs {
 		msgs = append(msgs, r.messages()...)
 	}
 	if len(msgs) < s.opts.PipelineBelow {
 		// The acknowledgements are awaited beside the committer, which goes on forming the
-		// next batch. Two batches in flight may hold appends to one subject (two callers
-		// deciding on the same state); the server handles them in order and its
-		// expected-sequence check refuses the stale one, as within one batch.
-		s.pipelined.Go(func() { s.commitPipelined(reqs) })
+		// next batch: a lone Append as much as a batch of them, so that the committer never
+		// waits for the server while Appends queue up behind it. Two batches in flight may
+		// hold appends to one subject (two callers deciding on the same state); the server
+		// handles them in order and its expected-sequence check refuses the stale one, as
+		// within one batch.
+		s.commitPipelined(reqs)
+		return
+	}
+	if len(reqs) == 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		reqs[0].done <- s.commitOne(ctx, reqs[0])
+		cancel()
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
@@ -349,16 +351,17 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 }
 
 // commitPipelined publishes each of reqs on its own without waiting for the previous
-// acknowledgement, and answers each from its own acknowledgement. Appends of several
-// events are published as atomic batches, concurrently.
+// acknowledgement, and answers each from its own acknowledgement, awaited beside the
+// committer. The single-event Appends are published here, in order, so that batches
+// reach the server in the order they were formed; Appends of several events are
+// published as atomic batches, concurrently.
 func (s *JetStream) commitPipelined(reqs []*appendReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
 	futures := make([]jetstream.PubAckFuture, len(reqs))
+	var multi []*appendReq
 	for i, r := range reqs {
 		if len(r.bodies) > 1 {
-			wg.Go(func() { r.done <- s.commitOne(ctx, r) })
+			multi = append(multi, r)
 			continue
 		}
 		f, err := s.js.PublishMsgAsync(r.messages()[0])
@@ -368,25 +371,32 @@ func (s *JetStream) commitPipelined(reqs []*appendReq) {
 		}
 		futures[i] = f
 	}
-	for i, f := range futures {
-		if f == nil {
-			continue
+	s.pipelined.Go(func() {
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, r := range multi {
+			wg.Go(func() { r.done <- s.commitOne(ctx, r) })
 		}
-		r := reqs[i]
-		select {
-		case ack := <-f.Ok():
-			if ack.Duplicate {
-				r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate}
-			} else {
-				r.done <- appendResult{seq: ack.Sequence}
+		for i, f := range futures {
+			if f == nil {
+				continue
 			}
-		case err := <-f.Err():
-			r.done <- s.refused(ctx, r, err)
-		case <-ctx.Done():
-			r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, ctx.Err())}
+			r := reqs[i]
+			select {
+			case ack := <-f.Ok():
+				if ack.Duplicate {
+					r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate}
+				} else {
+					r.done <- appendResult{seq: ack.Sequence}
+				}
+			case err := <-f.Err():
+				r.done <- s.refused(ctx, r, err)
+			case <-ctx.Done():
+				r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, ctx.Err())}
+			}
 		}
-	}
-	wg.Wait()
+		wg.Wait()
+	})
 }
 
 // publishBatch publishes msgs as one atomic batch, waiting only for the commit's answer.

@@ -13,6 +13,7 @@ import (
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventually"
 )
 
 // newJetStream starts an embedded server with the streams and returns a store on them.
@@ -31,20 +32,6 @@ func newJetStream(t testing.TB) (*eventstore.JetStream, jetstream.JetStream) {
 	s := eventstore.NewJetStream(js, eventstore.DefaultJetStreamOptions())
 	t.Cleanup(s.Close)
 	return s, js
-}
-
-// checkFor calls fn every step until it returns nil, failing the test after total.
-func checkFor(t testing.TB, total, step time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(step)
-	}
-	t.Fatalf("after %v: %v", total, err)
 }
 
 // replay folds the whole DIRECTORY stream into a fresh Directory.
@@ -122,13 +109,13 @@ func TestJetStream(t *testing.T) {
 	if err := SelectWorkspace(ctx, store, d, agentMeta("sel-2"), alice, wsArrivals); err != nil {
 		t.Fatal(err)
 	}
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	eventually.Check(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if u, w := dirs[0].AgentState(alice); u != airport || w != wsArrivals {
 			return fmt.Errorf("follower's agent state: got (%q, %q), want (%q, %q)", u, w, airport, wsArrivals)
 		}
 		return nil
 	})
-	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+	eventually.Check(t, 5*time.Second, 5*time.Millisecond, func() error {
 		if dirs[0].LastSeq() != d.LastSeq() {
 			return fmt.Errorf("follower at %d, writer at %d", dirs[0].LastSeq(), d.LastSeq())
 		}

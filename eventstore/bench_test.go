@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/embedded"
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/google/uuid"
@@ -105,27 +106,29 @@ func buildStream(b *testing.B, s *eventstore.JetStream, cases, perCase, perAppen
 	}
 }
 
+// durableStreams starts a server that fsyncs before every acknowledgement and creates the
+// streams on it.
+func durableStreams(b *testing.B) jetstream.JetStream {
+	b.Helper()
+	_, nc := embeddedtest.StartWith(b, embedded.Options{SyncAlways: true})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := eventstore.EnsureStreams(context.Background(), js, 1); err != nil {
+		b.Fatal(err)
+	}
+	return js
+}
+
 // BenchmarkAppend appends one event to a new case per operation from 1, 32 or 256
 // concurrent writers, with fsync before every acknowledgement, for each way of committing.
 func BenchmarkAppend(b *testing.B) {
 	for _, v := range storeVariants {
 		for _, writers := range []int{1, 32, 256} {
 			b.Run(fmt.Sprintf("%s/writers=%d", v.name, writers), func(b *testing.B) {
-				srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir(), SyncAlways: true})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-				nc, err := embedded.Connect(srv)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer nc.Close()
-				js, _ := jetstream.New(nc)
+				js := durableStreams(b)
 				ctx := context.Background()
-				if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
-					b.Fatal(err)
-				}
 				s := eventstore.NewJetStream(js, v.opts)
 				defer s.Close()
 
@@ -159,21 +162,8 @@ func BenchmarkAppend(b *testing.B) {
 // acknowledgement, as one atomic batch or as n pipelined publishes: what the store's
 // PipelineBelow option chooses between. One op is one batch.
 func BenchmarkCommit(b *testing.B) {
-	srv, err := embedded.Start(embedded.Options{StoreDir: b.TempDir(), SyncAlways: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
-	nc, err := embedded.Connect(srv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := durableStreams(b)
 	ctx := context.Background()
-	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
-		b.Fatal(err)
-	}
 	var next int64
 	messages := func(n int) []*nats.Msg {
 		msgs := make([]*nats.Msg, n)

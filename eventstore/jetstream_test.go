@@ -14,6 +14,7 @@ import (
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/eventstore/storetest"
+	"github.com/casestream/casestream/internal/eventually"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -39,20 +40,6 @@ func testCtx(tb testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	tb.Cleanup(cancel)
 	return ctx
-}
-
-// checkFor calls fn every step until it returns nil, failing the test after total.
-func checkFor(tb testing.TB, total, step time.Duration, fn func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(total)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = fn(); err == nil {
-			return
-		}
-		time.Sleep(step)
-	}
-	tb.Fatalf("after %v: %v", total, err)
 }
 
 // storeVariants are the ways a JetStream store commits appends.
@@ -388,7 +375,7 @@ func TestFollow(t *testing.T) {
 			go func() { done <- eventstore.Follow(fctx, js, events.StreamCases, tt.after(seqs), c.add) }()
 
 			want := idsOf(before[tt.skip:])
-			checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+			eventually.Check(t, 10*time.Second, 5*time.Millisecond, func() error {
 				if got := c.ids(); !slices.Equal(got, want) {
 					return fmt.Errorf("followed %v, want %v", got, want)
 				}
@@ -396,7 +383,7 @@ func TestFollow(t *testing.T) {
 			})
 			// Events stored while following are delivered too, in order.
 			want = append(want, idsOf(appendN(t, s, 100, 3))...)
-			checkFor(t, 10*time.Second, 5*time.Millisecond, func() error {
+			eventually.Check(t, 10*time.Second, 5*time.Millisecond, func() error {
 				if got := c.ids(); !slices.Equal(got, want) {
 					return fmt.Errorf("followed %v, want %v", got, want)
 				}

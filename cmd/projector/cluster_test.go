@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casestream/casestream/internal/eventually"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -48,7 +49,7 @@ func TestClusterTopology(t *testing.T) {
 	}
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	checkFor(t, 60*time.Second, 100*time.Millisecond, func() error {
+	eventually.Check(t, 60*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if !nc.IsConnected() {
@@ -66,7 +67,7 @@ func TestClusterTopology(t *testing.T) {
 	process(t, apiBin, apiArgs(api2)...)
 	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
 	for _, a := range []string{api1, api2} {
-		checkFor(t, 90*time.Second, 100*time.Millisecond, func() error {
+		eventually.Check(t, 90*time.Second, 100*time.Millisecond, func() error {
 			st, b, err := call("GET", "http://"+a+"/readyz", "", nil)
 			if err != nil || st != 200 {
 				return fmt.Errorf("readyz %s: %d %s %v", a, st, b, err)
@@ -74,7 +75,7 @@ func TestClusterTopology(t *testing.T) {
 			return nil
 		})
 	}
-	checkFor(t, 90*time.Second, 100*time.Millisecond, func() error { return projectors(nc, 1) })
+	eventually.Check(t, 90*time.Second, 100*time.Millisecond, func() error { return projectors(nc, 1) })
 	info, err := js.Stream(context.Background(), "CASES")
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestClusterTopology(t *testing.T) {
 		}
 		// While the cluster moves the consumers of the stopped node, a listing may answer 503
 		// for a moment; it must come back without intervention.
-		checkFor(t, 30*time.Second, 100*time.Millisecond, listed)
+		eventually.Check(t, 30*time.Second, 100*time.Millisecond, listed)
 	}
 	round("three nodes", false)
 	stops[2]()

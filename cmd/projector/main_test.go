@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/eventually"
 	"github.com/nats-io/nats.go"
 )
 
@@ -117,21 +118,6 @@ func projectors(nc *nats.Conn, want int) error {
 	return nil
 }
 
-func checkFor(t *testing.T, total, step time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", total, err)
-		}
-		time.Sleep(step)
-	}
-}
-
 func call(method, u, body string, hdr map[string]string) (int, string, error) {
 	st, b, _, err := callFull(method, u, body, hdr)
 	return st, b, err
@@ -179,7 +165,7 @@ func TestSeparateProcesses(t *testing.T) {
 	apiAddr := freeAddr(t)
 	process(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
 	base := "http://" + apiAddr
-	checkFor(t, 60*time.Second, 50*time.Millisecond, func() error {
+	eventually.Check(t, 60*time.Second, 50*time.Millisecond, func() error {
 		st, b, err := call("GET", base+"/readyz", "", nil)
 		if err != nil || st != 200 {
 			return fmt.Errorf("readyz: %d %s %v", st, b, err)
@@ -187,7 +173,7 @@ func TestSeparateProcesses(t *testing.T) {
 		return nil
 	})
 	// Both projectors answer in one queue group: a ping reaches each.
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error { return projectors(nc, 2) })
+	eventually.Check(t, 30*time.Second, 50*time.Millisecond, func() error { return projectors(nc, 2) })
 
 	basic := map[string]string{"Authorization": "Basic " + basicAuth("alice@example.com", "alice-password")}
 	st, b, err := call("POST", base+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, basic)
@@ -230,7 +216,7 @@ func TestSeparateProcesses(t *testing.T) {
 	stopP1()
 	stopP2()
 	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
-	checkFor(t, 30*time.Second, 50*time.Millisecond, func() error {
+	eventually.Check(t, 30*time.Second, 50*time.Millisecond, func() error {
 		st, again, err := call("GET", agent+"/activeCases", "", bearer)
 		if err != nil || st != 200 {
 			return fmt.Errorf("listing from the new projector: %d %s %v", st, again, err)

@@ -16,7 +16,20 @@ import (
 // ends.
 func Start(tb testing.TB) (*server.Server, *nats.Conn) {
 	tb.Helper()
-	s, err := embedded.Start(embedded.Options{StoreDir: tb.TempDir(), Listen: "127.0.0.1:-1"})
+	return StartWith(tb, embedded.Options{})
+}
+
+// StartWith is Start with the given options; an empty StoreDir is a temporary directory
+// and an empty Listen a random port on 127.0.0.1.
+func StartWith(tb testing.TB, opts embedded.Options) (*server.Server, *nats.Conn) {
+	tb.Helper()
+	if opts.StoreDir == "" {
+		opts.StoreDir = tb.TempDir()
+	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:-1"
+	}
+	s, err := embedded.Start(opts)
 	if err != nil {
 		tb.Fatalf("start nats-server: %v", err)
 	}

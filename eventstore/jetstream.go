@@ -572,16 +572,16 @@ func (s *JetStream) Load(ctx context.Context, subject string, after uint64) ([]R
 // carries the expectation: an event at batch position k > 1 follows the one at the
 // sequence before it, which must be the same subject's, from the same batch, at k-1.
 func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]Record, bool, error) {
+	m, err := s.lastMsg(ctx, subject)
+	if err != nil {
+		return nil, false, fmt.Errorf("eventstore: load %s: %w", subject, err)
+	}
+	if m == nil {
+		return nil, true, nil
+	}
 	st, err := s.stream(ctx, subject)
 	if err != nil {
 		return nil, false, err
-	}
-	m, err := st.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, true, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("eventstore: load %s: %w", subject, err)
 	}
 	var back []Record
 	for m.Sequence > after {
@@ -593,7 +593,7 @@ func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]R
 			return nil, false, err
 		}
 		back = append(back, rec)
-		prev, ok := predecessor(m)
+		prev, batchPos, ok := predecessor(m)
 		if !ok {
 			return nil, false, nil
 		}
@@ -608,7 +608,7 @@ func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]R
 		if err != nil {
 			return nil, false, fmt.Errorf("eventstore: load %s: %w", subject, err)
 		}
-		if next.Subject != subject || !sameBatchBefore(m, next) {
+		if next.Subject != subject || batchPos > 0 && !inBatchBefore(m, next, batchPos) {
 			return nil, false, nil
 		}
 		m = next
@@ -618,30 +618,27 @@ func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]R
 }
 
 // predecessor returns the stream sequence of the event before m on m's subject, 0 if m
-// is the first, as m's headers tell it; ok is false if they do not.
-func predecessor(m *jetstream.RawStreamMsg) (seq uint64, ok bool) {
+// is the first, as m's headers tell it; ok is false if they do not. batchPos is m's
+// position in its atomic batch when the answer comes from it (the event at batchPos-1 of
+// the same batch), 0 when it comes from the expectation the server checked.
+func predecessor(m *jetstream.RawStreamMsg) (seq uint64, batchPos int, ok bool) {
 	if v := m.Header.Get(jetstream.ExpectedLastSubjSeqHeader); v != "" {
 		if m.Header.Get(jetstream.ExpectedLastSubjSeqSubjHeader) != "" {
-			return 0, false // the expectation was about another subject
+			return 0, 0, false // the expectation was about another subject
 		}
 		seq, err := strconv.ParseUint(v, 10, 64)
-		return seq, err == nil && seq < m.Sequence
+		return seq, 0, err == nil && seq < m.Sequence
 	}
 	if k, err := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader)); err == nil && k > 1 && m.Sequence > 1 && m.Header.Get(jetstreamext.BatchIDHeader) != "" {
-		return m.Sequence - 1, true
+		return m.Sequence - 1, k, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
-// sameBatchBefore reports whether prev may be the event before m found by predecessor: if
-// m was found by its batch position, prev is at the position before in the same batch.
-func sameBatchBefore(m, prev *jetstream.RawStreamMsg) bool {
-	if m.Header.Get(jetstream.ExpectedLastSubjSeqHeader) != "" {
-		return true
-	}
-	k, _ := strconv.Atoi(m.Header.Get(jetstreamext.BatchSeqHeader))
+// inBatchBefore reports whether prev is at position batchPos-1 of m's atomic batch.
+func inBatchBefore(m, prev *jetstream.RawStreamMsg, batchPos int) bool {
 	return prev.Header.Get(jetstreamext.BatchIDHeader) == m.Header.Get(jetstreamext.BatchIDHeader) &&
-		prev.Header.Get(jetstreamext.BatchSeqHeader) == strconv.Itoa(k-1)
+		prev.Header.Get(jetstreamext.BatchSeqHeader) == strconv.Itoa(batchPos-1)
 }
 
 // loadForward returns the events of subject above after with batch direct gets, page by page.

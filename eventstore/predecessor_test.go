@@ -31,7 +31,7 @@ func FuzzPredecessor(f *testing.F) {
 				m.Header.Set(k, v)
 			}
 		}
-		prev, ok := predecessor(m)
+		prev, _, ok := predecessor(m)
 		if ok && prev >= seq {
 			t.Fatalf("predecessor of %d = %d", seq, prev)
 		}

@@ -175,14 +175,12 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	}
 
 	err = b.scenario("write", func() error {
-		c := httpClient(writers)
-		defer c.CloseIdleConnections()
 		var lat []time.Duration
-		if r.AppendDurablePerS, r.AssignDurablePerS, lat, err = b.writeRun(ctx, b.durable, c, 0); err != nil {
+		if r.AppendDurablePerS, r.AssignDurablePerS, lat, err = b.writeRun(ctx, b.durable, 0); err != nil {
 			return err
 		}
 		r.AssignP50Ms, r.AssignP99Ms = percentile(lat, 50), percentile(lat, 99)
-		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, c, 1)
+		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, 1)
 		return err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -185,7 +187,7 @@ func do(c *http.Client, req *http.Request, want int, keep bool) ([]byte, error) 
 // assignMeter opens the cases and returns the measure of PUT /api/v4/cases/{id}/assignment
 // on them: writers clients, each assigning its own cases in turn, alternately to bob and
 // to dave, so that every call writes an event, through c.
-func (b *bench) assignMeter(ctx context.Context, n *node.Node, c *http.Client, run int64) (*meter, error) {
+func (b *bench) assignMeter(ctx context.Context, n *node.Node, conns wireConns, run int64) (*meter, error) {
 	per := b.sc.casesPerUser
 	caseID := func(w, k int) int64 { return b.base + idsAssign + run*10_000_000 + int64(w*per+k) }
 	bl, err := newBulk(n.NC)
@@ -201,31 +203,35 @@ func (b *bench) assignMeter(ctx context.Context, n *node.Node, c *http.Client, r
 	if err := bl.rounds(ctx, ids, 1, func(id int64, _ int) events.Event { return opened(id) }); err != nil {
 		return nil, err
 	}
-	base := "http://" + n.Addr() + "/api/v4/cases/"
-	bodies := [2][]byte{}
-	for t, email := range assignTargets {
-		bodies[t], _ = json.Marshal(map[string]string{"email": email})
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(aliceEmail+":"+alicePassword)))
+	h.Set("Thalamus-Touchpoint", demoTouchpoint)
+	h.Set("Thalamus-Token", demoTPToken)
+	h.Set("Content-Type", "application/json")
+	// reqs[w][k][t]: client w's request assigning its k-th case to assignTargets[t].
+	reqs := make([][][2][]byte, writers)
+	for w := range reqs {
+		reqs[w] = make([][2][]byte, per)
+		for k := range per {
+			for t, email := range assignTargets {
+				body, _ := json.Marshal(map[string]string{"email": email})
+				path := "/api/v4/cases/" + strconv.FormatInt(caseID(w, k), 10) + "/assignment"
+				reqs[w][k][t] = request(http.MethodPut, n.Addr(), path, h, body)
+			}
+		}
 	}
 	return newMeter(writers, func(ctx context.Context, w, i int) error {
-		k := i % per
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut,
-			base+fmt.Sprint(caseID(w, k))+"/assignment", bytes.NewReader(bodies[(i/per)%2]))
-		if err != nil {
-			return err
-		}
-		req.SetBasicAuth(aliceEmail, alicePassword)
-		req.Header.Set("Thalamus-Touchpoint", demoTouchpoint)
-		req.Header.Set("Thalamus-Token", demoTPToken)
-		req.Header.Set("Content-Type", "application/json")
-		_, err = do(c, req, http.StatusCreated, false)
+		_, err := conns[w].do(ctx, reqs[w][i%per][(i/per)%2], http.StatusCreated, false)
 		return err
 	}), nil
 }
 
 // writeRun measures raw appends and assigns on node n in alternation (see alternate) and
 // returns both rates and the assigns' latencies.
-func (b *bench) writeRun(ctx context.Context, n *node.Node, c *http.Client, run int64) (appendPerS, assignPerS float64, lat []time.Duration, err error) {
-	assign, err := b.assignMeter(ctx, n, c, run)
+func (b *bench) writeRun(ctx context.Context, n *node.Node, run int64) (appendPerS, assignPerS float64, lat []time.Duration, err error) {
+	conns := newWireConns(n.Addr(), writers)
+	defer conns.close()
+	assign, err := b.assignMeter(ctx, n, conns, run)
 	if err != nil {
 		return 0, 0, nil, err
 	}
@@ -388,24 +394,26 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 // client code, the two in alternation (see alternate). It returns the listing's and the
 // static handler's meters.
 func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter, err error) {
-	c := httpClient(listClients)
+	c := httpClient(1)
 	defer c.CloseIdleConnections()
 	token, err := accessToken(ctx, c, "http://"+n.Addr())
 	if err != nil {
 		return nil, nil, err
 	}
-	listing := b.lister(c, "http://"+n.Addr(), token)
+	conns := newWireConns(n.Addr(), listClients)
+	defer conns.close()
+	listing := b.lister(n.Addr(), token)
 	bodies := make(map[string][]byte, b.sc.agents)
 	size := 0
 	for k := range b.sc.agents {
-		body, err := listing(ctx, k, true)
+		body, err := listing(ctx, conns[0], k, true)
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := b.checkListing(k, body); err != nil {
 			return nil, nil, err
 		}
-		bodies[agentID(k)] = body
+		bodies[agentID(k)] = bytes.Clone(body)
 		size += len(body)
 	}
 	b.step("list: %d bytes per listing", size/max(b.sc.agents, 1))
@@ -414,15 +422,15 @@ func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter,
 		return nil, nil, err
 	}
 	defer srv.Close()
-	sc := httpClient(listClients)
-	defer sc.CloseIdleConnections()
-	plain := b.lister(sc, "http://"+srv.Addr, "static")
+	sconns := newWireConns(srv.Addr, listClients)
+	defer sconns.close()
+	plain := b.lister(srv.Addr, "static")
 	list = newMeter(listClients, func(ctx context.Context, w, i int) error {
-		_, err := listing(ctx, b.agentOf(w, i), false)
+		_, err := listing(ctx, conns[w], b.agentOf(w, i), false)
 		return err
 	})
 	static = newMeter(listClients, func(ctx context.Context, w, i int) error {
-		_, err := plain(ctx, b.agentOf(w, i), false)
+		_, err := plain(ctx, sconns[w], b.agentOf(w, i), false)
 		return err
 	})
 	if err := b.alternate(ctx, list, static); err != nil {
@@ -454,15 +462,20 @@ func (b *bench) checkListing(k int, body []byte) error {
 // agentOf is the agent a listing client lists: worker w's i-th call lists the agents in turn.
 func (b *bench) agentOf(w, i int) int { return (i*listClients + w) % b.sc.agents }
 
-// lister returns the listing call on base of the k-th agent.
-func (b *bench) lister(c *http.Client, base, token string) func(ctx context.Context, k int, keep bool) ([]byte, error) {
-	return func(ctx context.Context, k int, keep bool) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/"+demoApplication+"/agents/"+agentID(k)+"/activeCases", nil)
-		if err != nil {
-			return nil, err
+// lister returns the listing call, on the server at addr, of the k-th agent through a
+// measuring client's connection (the body, if kept, is valid until its next call).
+func (b *bench) lister(addr, token string) func(ctx context.Context, c *wireConn, k int, keep bool) ([]byte, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	reqs := make([][]byte, b.sc.agents)
+	for k := range reqs {
+		reqs[k] = request(http.MethodGet, addr, "/"+demoApplication+"/agents/"+agentID(k)+"/activeCases", h, nil)
+	}
+	return func(ctx context.Context, c *wireConn, k int, keep bool) ([]byte, error) {
+		if k < 0 || k >= len(reqs) {
+			return nil, fmt.Errorf("no agent %d", k)
 		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		return do(c, req, http.StatusOK, keep)
+		return c.do(ctx, reqs[k], http.StatusOK, keep)
 	}
 }
 
@@ -488,6 +501,7 @@ func serveStatic(bodies map[string][]byte) (*staticServer, error) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	}), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

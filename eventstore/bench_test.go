@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"slices"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,4 +229,41 @@ func BenchmarkReplay(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*cases*perCase)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkLastSeq reads the last sequence of a CASES stream of 100,000 events, through
+// each of LastSeq's two ways, from 1 or 16 concurrent readers.
+func BenchmarkLastSeq(b *testing.B) {
+	s, _ := newJetStream(b, eventstore.DefaultJetStreamOptions())
+	buildStream(b, s, 10_000, 10, 10)
+	ctx := context.Background()
+	want, err := s.LastSeqInfo(ctx, events.StreamCases)
+	if err != nil || want != 100_000 {
+		b.Fatalf("last sequence: got %d, %v; want 100000", want, err)
+	}
+	ways := []struct {
+		name string
+		read func() (uint64, error)
+	}{
+		{"direct", func() (uint64, error) {
+			seq, _, err := s.LastSeqDirect(ctx, events.StreamCases)
+			return seq, err
+		}},
+		{"info", func() (uint64, error) { return s.LastSeqInfo(ctx, events.StreamCases) }},
+	}
+	for _, way := range ways {
+		for _, readers := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/readers=%d", way.name, readers), func(b *testing.B) {
+				b.SetParallelism((readers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if got, err := way.read(); err != nil || got != want {
+							b.Errorf("got %d, %v; want %d", got, err, want)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
 }

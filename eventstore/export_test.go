@@ -12,3 +12,13 @@ func (s *JetStream) LoadForward(ctx context.Context, subject string, after uint6
 }
 
 const MaxWalk = maxWalk
+
+// LastSeqDirect and LastSeqInfo expose to the tests the two ways LastSeq reads a stream's
+// last sequence.
+func (s *JetStream) LastSeqDirect(ctx context.Context, stream string) (uint64, bool, error) {
+	return s.lastSeqDirect(ctx, stream)
+}
+
+func (s *JetStream) LastSeqInfo(ctx context.Context, stream string) (uint64, error) {
+	return s.lastSeqInfo(ctx, stream)
+}

@@ -516,13 +516,18 @@ func (s *JetStream) stream(ctx context.Context, subject string) (jetstream.Strea
 	if err != nil {
 		return nil, err
 	}
+	return s.streamNamed(ctx, name)
+}
+
+// streamNamed returns the handle of the stream called name, looked up once.
+func (s *JetStream) streamNamed(ctx context.Context, name string) (jetstream.Stream, error) {
 	s.mu.Lock()
 	st, ok := s.streams[name]
 	s.mu.Unlock()
 	if ok {
 		return st, nil
 	}
-	st, err = s.js.Stream(ctx, name)
+	st, err := s.js.Stream(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("eventstore: stream %s: %w", name, err)
 	}
@@ -747,20 +752,71 @@ func record(seq uint64, body []byte) (Record, error) {
 
 // LastSeq returns the last sequence of the stream named stream: every event acknowledged
 // before the call is at or below it.
+//
+// On a stream of one replica it asks for the stream's last message by direct get, which
+// the server answers from its index in the connection's own read loop; on a replicated
+// stream, where any replica answers a direct get and a follower may not hold what the
+// leader acknowledged, it asks the leader for the stream's state (STREAM.INFO), through
+// the server's queue of API requests. The replica count is read once per stream.
 func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) {
-	// A bare STREAM.INFO request, decoding only the state's last sequence: reads call this
-	// on every request, and the full StreamInfo costs far more to decode than to fetch.
 	opts := s.js.Options()
-	prefix := opts.APIPrefix
-	if prefix == "" {
-		prefix = jetstream.DefaultAPIPrefix
-	}
 	if _, ok := ctx.Deadline(); !ok && opts.DefaultTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.DefaultTimeout)
 		defer cancel()
 	}
-	msg, err := s.js.Conn().RequestWithContext(ctx, prefix+"STREAM.INFO."+stream, nil)
+	st, err := s.streamNamed(ctx, stream)
+	if err != nil {
+		return 0, err
+	}
+	if st.CachedInfo().Config.Replicas <= 1 {
+		seq, ok, err := s.lastSeqDirect(ctx, stream)
+		if err != nil || ok {
+			return seq, err
+		}
+	}
+	return s.lastSeqInfo(ctx, stream)
+}
+
+// apiPrefix is the JetStream API's subject prefix.
+func (s *JetStream) apiPrefix() string {
+	if p := s.js.Options().APIPrefix; p != "" {
+		return p
+	}
+	return jetstream.DefaultAPIPrefix
+}
+
+// lastSeqRequest asks a direct get for the last message on any subject: the server reads
+// the stream's last sequence and loads that message (nats-server's LoadLastMsg for ">").
+var lastSeqRequest = []byte(`{"last_by_subj":">"}`)
+
+// lastSeqDirect reads the sequence of the stream's last message by direct get. ok is
+// false when the server has no such message (an empty stream), which STREAM.INFO then
+// answers.
+func (s *JetStream) lastSeqDirect(ctx context.Context, stream string) (seq uint64, ok bool, err error) {
+	msg, err := s.js.Conn().RequestWithContext(ctx, s.apiPrefix()+"DIRECT.GET."+stream, lastSeqRequest)
+	if err != nil {
+		return 0, false, fmt.Errorf("eventstore: stream %s: %w", stream, err)
+	}
+	switch status := msg.Header.Get("Status"); status {
+	case "":
+	case "404":
+		return 0, false, nil
+	default:
+		return 0, false, fmt.Errorf("eventstore: stream %s: last message: status %s %s", stream, status, msg.Header.Get("Description"))
+	}
+	seq, err = strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("eventstore: stream %s: last message: %w", stream, err)
+	}
+	return seq, true, nil
+}
+
+// lastSeqInfo reads the stream's last sequence from a bare STREAM.INFO request, decoding
+// only the state's last sequence: the full StreamInfo costs far more to decode than to
+// fetch.
+func (s *JetStream) lastSeqInfo(ctx context.Context, stream string) (uint64, error) {
+	msg, err := s.js.Conn().RequestWithContext(ctx, s.apiPrefix()+"STREAM.INFO."+stream, nil)
 	if err != nil {
 		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, err)
 	}

@@ -273,24 +273,46 @@ func TestLoadPages(t *testing.T) {
 	}
 }
 
+// TestLastSeq checks LastSeq and both of its ways to read a stream's last sequence: the
+// direct get of the stream's last message (one replica) and STREAM.INFO (the fallback for
+// an empty stream, and the way on replicated streams, tested in cmd/projector's cluster
+// test).
 func TestLastSeq(t *testing.T) {
 	s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
 	ctx := testCtx(t)
-	got, err := s.LastSeq(ctx, events.StreamCases)
-	if err != nil || got != 0 {
-		t.Fatalf("LastSeq of an empty stream: got %d, %v; want 0, nil", got, err)
+	check := func(want uint64) {
+		t.Helper()
+		if got, err := s.LastSeq(ctx, events.StreamCases); err != nil || got != want {
+			t.Errorf("LastSeq: got %d, %v; want %d, nil", got, err, want)
+		}
+		if got, err := s.LastSeqInfo(ctx, events.StreamCases); err != nil || got != want {
+			t.Errorf("STREAM.INFO: got %d, %v; want %d, nil", got, err, want)
+		}
+		got, ok, err := s.LastSeqDirect(ctx, events.StreamCases)
+		if err != nil || ok != (want > 0) || got != want {
+			t.Errorf("direct get: got %d, %v, %v; want %d, %v, nil", got, ok, err, want, want > 0)
+		}
 	}
+	check(0)
 	var want uint64
 	for i := range 3 {
 		subj := events.CaseSubject(int64(i + 1))
+		var err error
 		if want, err = s.Append(ctx, subj, 0, []events.Envelope{newEnv(subj, "x"), newEnv(subj, "y")}); err != nil {
 			t.Fatal(err)
 		}
+		check(want)
 	}
-	got, err = s.LastSeq(ctx, events.StreamCases)
-	if err != nil || got != want {
-		t.Errorf("LastSeq: got %d, %v; want %d, nil", got, err, want)
+	// The last sequence, not the last of one subject: append to the first case again.
+	subj := events.CaseSubject(1)
+	last, err := s.Append(ctx, subj, 2, []events.Envelope{newEnv(subj, "z")})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if last != want+1 {
+		t.Fatalf("append: got sequence %d, want %d", last, want+1)
+	}
+	check(last)
 	if _, err := s.LastSeq(ctx, "NOPE"); err == nil {
 		t.Errorf("LastSeq of an unknown stream: got nil error, want one")
 	}

@@ -16,8 +16,9 @@ import (
 // wireConn is one measuring client's keep-alive HTTP/1.1 connection: it writes requests
 // rendered beforehand (see request) and reads each answer with net/http's own parser
 // (http.ReadResponse), without net/http's Transport, whose two goroutines and channel
-// hand-offs per connection cost more CPU per call than the service's handler spends on
-// some calls (see docs/performance.md). One goroutine uses a wireConn at a time.
+// hand-offs per connection cost, in a profile of the assign scenario, about as much CPU
+// as the service's assignment handler (see docs/performance.md). One goroutine uses a
+// wireConn at a time.
 type wireConn struct {
 	addr string
 	conn net.Conn
@@ -26,7 +27,8 @@ type wireConn struct {
 	buf  bytes.Buffer // the kept body
 }
 
-// wireTimeout bounds one call, like the Transport client's Timeout.
+// wireTimeout bounds one call, like the Transport client's Timeout; the context's
+// deadline, if earlier, bounds it too.
 const wireTimeout = 30 * time.Second
 
 // wireConns are n clients' connections to addr, dialled on first use.
@@ -72,15 +74,19 @@ func (c *wireConn) do(ctx context.Context, req []byte, want int, keep bool) ([]b
 		}
 		c.conn, c.r, c.w = conn, bufio.NewReaderSize(conn, 64<<10), bufio.NewWriterSize(conn, 4<<10)
 	}
-	body, err := c.roundTrip(req, want, keep)
+	deadline := time.Now().Add(wireTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	body, err := c.roundTrip(deadline, req, want, keep)
 	if err != nil {
 		c.close()
 	}
 	return body, err
 }
 
-func (c *wireConn) roundTrip(req []byte, want int, keep bool) ([]byte, error) {
-	if err := c.conn.SetDeadline(time.Now().Add(wireTimeout)); err != nil {
+func (c *wireConn) roundTrip(deadline time.Time, req []byte, want int, keep bool) ([]byte, error) {
+	if err := c.conn.SetDeadline(deadline); err != nil {
 		return nil, err
 	}
 	if _, err := c.w.Write(req); err != nil {

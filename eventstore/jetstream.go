@@ -757,7 +757,9 @@ func record(seq uint64, body []byte) (Record, error) {
 // the server answers from its index in the connection's own read loop; on a replicated
 // stream, where any replica answers a direct get and a follower may not hold what the
 // leader acknowledged, it asks the leader for the stream's state (STREAM.INFO), through
-// the server's queue of API requests. The replica count is read once per stream.
+// the server's queue of API requests. The replica count is read once per stream; a
+// mirror that answers direct gets for the stream (mirror_direct) would make the first
+// way stale, and the streams have none (docs/operations.md).
 func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) {
 	opts := s.js.Options()
 	if _, ok := ctx.Deadline(); !ok && opts.DefaultTimeout > 0 {

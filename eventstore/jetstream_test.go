@@ -63,18 +63,10 @@ func TestJetStreamContract(t *testing.T) {
 	}
 }
 
-// orderedLoader is a JetStream whose Load reads through an ordered consumer.
-type orderedLoader struct{ *eventstore.JetStream }
-
-func (o orderedLoader) Load(ctx context.Context, subject string, after uint64) ([]eventstore.Record, error) {
-	return o.LoadOrdered(ctx, subject, after)
-}
-
+// TestLoadOrderedContract runs the contract suite with Load reading through an ordered
+// consumer.
 func TestLoadOrderedContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) eventstore.Store {
-		s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
-		return orderedLoader{s}
-	})
+	runLoaderContract(t, (*eventstore.JetStream).LoadOrdered)
 }
 
 func TestEnsureStreams(t *testing.T) {

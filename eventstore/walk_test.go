@@ -17,18 +17,26 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 )
 
-// forwardLoader is a JetStream whose Load always reads forward.
-type forwardLoader struct{ *eventstore.JetStream }
+// loadVia is a JetStream whose Load is one of its other ways of reading a subject.
+type loadVia struct {
+	*eventstore.JetStream
+	load func(s *eventstore.JetStream, ctx context.Context, subject string, after uint64) ([]eventstore.Record, error)
+}
 
-func (f forwardLoader) Load(ctx context.Context, subject string, after uint64) ([]eventstore.Record, error) {
-	return f.LoadForward(ctx, subject, after)
+func (l loadVia) Load(ctx context.Context, subject string, after uint64) ([]eventstore.Record, error) {
+	return l.load(l.JetStream, ctx, subject, after)
+}
+
+// runLoaderContract runs the store contract suite on a JetStream that loads with load.
+func runLoaderContract(t *testing.T, load func(s *eventstore.JetStream, ctx context.Context, subject string, after uint64) ([]eventstore.Record, error)) {
+	storetest.Run(t, func(t *testing.T) eventstore.Store {
+		s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
+		return loadVia{s, load}
+	})
 }
 
 func TestLoadForwardContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) eventstore.Store {
-		s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
-		return forwardLoader{s}
-	})
+	runLoaderContract(t, (*eventstore.JetStream).LoadForward)
 }
 
 // ids returns the event ids of recs with their sequences.

@@ -146,13 +146,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	after := readCPUTimes()
 	if m.Config.JSON {
+		if pct, ok := stealPct(before, after); ok {
+			res.CPUStealPct = &pct
+		}
 		return writeJSON(m.Stdout, res)
 	}
 	if err := writeTable(m.Stdout, res, sc); err != nil {
 		return err
 	}
-	if line := stealLine(before, readCPUTimes()); line != "" {
+	if line := stealLine(before, after); line != "" {
 		fmt.Fprintln(m.Stdout, line)
 	}
 	return nil

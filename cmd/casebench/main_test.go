@@ -62,6 +62,14 @@ func TestRunJSON(t *testing.T) {
 		"list_per_s", "list_p50_ms", "list_p99_ms", "list_ratio_static", "static_p99_ms",
 		"lag_p50_ms", "lag_p99_ms", "replay_ratio", "load_p50_ms", "load_p99_ms", "bytes_per_active_case",
 	}
+	if steal, ok := got["cpu_steal_pct"]; ok {
+		if v, isNum := steal.(float64); !isNum || v < 0 || v > 100 {
+			t.Errorf("got cpu_steal_pct = %v, want a percentage", steal)
+		}
+		delete(got, "cpu_steal_pct")
+	} else if readCPUTimes().ok {
+		t.Errorf("got no cpu_steal_pct where /proc/stat is readable")
+	}
 	var keys []string
 	for k := range got {
 		keys = append(keys, k)

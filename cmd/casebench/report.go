@@ -32,6 +32,9 @@ type Results struct {
 	LoadP50Ms          float64 `json:"load_p50_ms"`
 	LoadP99Ms          float64 `json:"load_p99_ms"`
 	BytesPerActiveCase float64 `json:"bytes_per_active_case"`
+	// CPUStealPct is the share of the machine's CPU time the hypervisor took during the
+	// run (/proc/stat), absent where it cannot be read.
+	CPUStealPct *float64 `json:"cpu_steal_pct,omitempty"`
 
 	// replayEvents and loadStream are the sizes of the CASES stream replayed and loaded
 	// from, for the table's notes.

@@ -44,12 +44,21 @@ func readCPUTimes() cpuTimes {
 	return cpuTimes{}
 }
 
+// stealPct is the share of the machine's CPU time, in percent, that the hypervisor took
+// between two readings; ok is false when the readings cannot tell.
+func stealPct(before, after cpuTimes) (pct float64, ok bool) {
+	if !before.ok || !after.ok || after.total <= before.total {
+		return 0, false
+	}
+	return 100 * float64(after.steal-before.steal) / float64(after.total-before.total), true
+}
+
 // stealLine says what share of the machine's CPU time the hypervisor took between two
 // readings: figures from a run with much steal are not comparable with a quiet run's.
 func stealLine(before, after cpuTimes) string {
-	if !before.ok || !after.ok || after.total <= before.total {
+	pct, ok := stealPct(before, after)
+	if !ok {
 		return ""
 	}
-	pct := 100 * float64(after.steal-before.steal) / float64(after.total-before.total)
 	return fmt.Sprintf("CPU steal during the run: %.0f%% of the machine's CPU time (/proc/stat)", pct)
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // SchemaVersion is the version of every event type this package writes.
@@ -97,7 +99,7 @@ func Decode(env Envelope) (Event, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, env.Type)
 	}
-	ev, err := f(env.Data)
+	ev, err := f.bytes(env.Data)
 	if err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", env.Type, env.ID, err)
 	}
@@ -118,16 +120,99 @@ func Unmarshal(body []byte) (Envelope, error) {
 	return env, nil
 }
 
+// UnmarshalEvent decodes a message body into its envelope and, as Decode would, its typed
+// data: the same results as Unmarshal followed by Decode, in one pass over the body where
+// the type precedes the data, as in every envelope this package writes. ev is nil when
+// Decode would fail (an unknown type, data that does not decode); err is Unmarshal's.
+func UnmarshalEvent(body []byte) (env Envelope, ev Event, err error) {
+	var w wireEnvelope
+	w.Data.typ, w.Data.body = &w.Type, body
+	if err := jsonv2.Unmarshal(body, &w); err != nil || w.Data.failed {
+		// Not an envelope, or data that does not decode as its type: the two passes decide
+		// what is kept and what the error is.
+		env, err := Unmarshal(body)
+		if err != nil {
+			return Envelope{}, nil, err
+		}
+		ev, _ := Decode(env)
+		return env, ev, nil
+	}
+	env = Envelope{
+		ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, Subject: w.Subject,
+		OccurredAt: w.OccurredAt, Actor: w.Actor, CorrelationID: w.CorrelationID, Data: w.Data.raw,
+	}
+	if w.Data.ev == nil && w.Data.raw != nil {
+		w.Data.ev, _ = Decode(env) // the data came before the type
+	}
+	return env, w.Data.ev, nil
+}
+
+// wireEnvelope is Envelope with data decoded as its type once the type is known.
+type wireEnvelope struct {
+	ID            string    `json:"id"`
+	Type          string    `json:"type"`
+	SchemaVersion int       `json:"schemaVersion"`
+	Subject       string    `json:"subject"`
+	OccurredAt    time.Time `json:"occurredAt"`
+	Actor         Actor     `json:"actor"`
+	CorrelationID string    `json:"correlationId"`
+	Data          typedData `json:"data"`
+}
+
+// typedData is an envelope's data member: its bytes as they stand in the body and, when
+// the envelope's type came before it, its decoded event.
+type typedData struct {
+	typ    *string // the envelope's type, as decoded so far
+	body   []byte  // the whole message body
+	raw    json.RawMessage
+	ev     Event
+	failed bool // the data did not decode as its type
+}
+
+func (t *typedData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	start := dec.InputOffset()
+	f, ok := registry[*t.typ]
+	if !ok || dec.PeekKind() == 'n' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		t.raw, t.ev = bytes.Clone(raw), nil
+		return nil
+	}
+	ev, err := f.from(dec)
+	if err != nil {
+		t.failed = true
+		return err
+	}
+	// Between the member's name and its value stand only a colon and white space.
+	t.raw, t.ev = bytes.Clone(bytes.TrimLeft(t.body[start:dec.InputOffset()], " \t\r\n:")), ev
+	return nil
+}
+
+// decoder decodes the data of one event type, from its bytes or from a decoder.
+type decoder struct {
+	bytes func([]byte) (Event, error)
+	from  func(*jsontext.Decoder) (Event, error)
+}
+
 // registry maps an event type to the decoder of its data. Decoded events are values, as
 // the aggregates produce them.
-var registry = map[string]func([]byte) (Event, error){}
+var registry = map[string]decoder{}
 
 func register[T Event]() {
 	var zero T
-	registry[zero.EventType()] = func(b []byte) (Event, error) {
-		var v T
-		err := jsonv2.Unmarshal(b, &v)
-		return v, err
+	registry[zero.EventType()] = decoder{
+		bytes: func(b []byte) (Event, error) {
+			var v T
+			err := jsonv2.Unmarshal(b, &v)
+			return v, err
+		},
+		from: func(dec *jsontext.Decoder) (Event, error) {
+			var v T
+			err := jsonv2.UnmarshalDecode(dec, &v)
+			return v, err
+		},
 	}
 }
 

@@ -174,3 +174,44 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnmarshalEvent checks the one-pass decoder against Unmarshal followed by Decode: the
+// same envelope, the same event, and an error for the same bodies.
+func FuzzUnmarshalEvent(f *testing.F) {
+	for _, ev := range samples {
+		env, _ := Wrap(Meta{ID: "id", Subject: "cases.1", OccurredAt: time.Unix(0, 0)}, ev)
+		b, _ := json.Marshal(env)
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"data":{"to":{"operatorId":"op-2"},"status":"Active"},"type":"case.assigned","id":"x"}`,
+		`{"type":"case.assigned","extra":[1,{"a":null}],"data" : {"to":{"groupName":"T"}} }`,
+		`{"type":"case.assigned","data":{"to":5}}`,
+		`{"type":"case.opened","data":null}`,
+		`{"type":"no.such","data":{"a":1}}`,
+		`{"type":"case.closed","data":{"from":"Resolved"},"data":{}}`,
+		`{"Type":"case.closed","data":{"from":"Resolved"}}`,
+		`{"type":"case.closed","occurredAt":"yesterday","data":{}}`,
+		`{"type":"case.closed","data":{"from":"Resolved"}} x`,
+		`[]`, `null`, `"s"`, `{`, `not json`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, wantErr := Unmarshal(body)
+		var wantEv Event
+		if wantErr == nil {
+			wantEv, _ = Decode(want)
+		}
+		got, gotEv, gotErr := UnmarshalEvent(body)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("UnmarshalEvent(%q) error = %v, Unmarshal's = %v", body, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("UnmarshalEvent(%q) envelope = %+v, Unmarshal's = %+v", body, got, want)
+		}
+		if !reflect.DeepEqual(gotEv, wantEv) {
+			t.Fatalf("UnmarshalEvent(%q) event = %#v, Decode's = %#v", body, gotEv, wantEv)
+		}
+	})
+}

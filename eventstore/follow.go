@@ -168,14 +168,11 @@ type delivery struct {
 
 // decode fills rec from the message: the envelope, and its data when the type is known.
 func (d *delivery) decode(stream string) {
-	env, err := events.Unmarshal(d.data)
+	env, ev, err := events.UnmarshalEvent(d.data)
 	if err != nil {
 		slog.Warn("eventstore: undecodable event skipped", "stream", stream, "seq", d.seq, "subject", d.subject, "err", err)
 		return
 	}
-	d.rec = Record{Seq: d.seq, Envelope: env}
-	if ev, err := events.Decode(env); err == nil {
-		d.rec.Event = ev
-	}
+	d.rec = Record{Seq: d.seq, Envelope: env, Event: ev}
 	d.ok = true
 }

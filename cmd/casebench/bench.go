@@ -89,6 +89,10 @@ type bench struct {
 	durable *node.Node
 	lazy    *node.Node
 	dirs    []string
+
+	// steal is the share of the CPU the hypervisor took during each scenario, in percent,
+	// where /proc/stat tells.
+	steal map[string]float64
 }
 
 func (b *bench) step(format string, args ...any) {
@@ -100,11 +104,21 @@ func (b *bench) scenario(name string, fn func() error) error {
 	b.step("%s", name)
 	b.prof.start(name)
 	defer b.prof.stop(name)
-	start := time.Now()
+	start, before := time.Now(), readCPUTimes()
 	if err := fn(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	b.step("%s done in %.1fs", name, time.Since(start).Seconds())
+	took := time.Since(start).Seconds()
+	pct, ok := stealPct(before, readCPUTimes())
+	if !ok {
+		b.step("%s done in %.1fs", name, took)
+		return nil
+	}
+	if b.steal == nil {
+		b.steal = map[string]float64{}
+	}
+	b.steal[name] = pct
+	b.step("%s done in %.1fs (CPU steal %.0f%%)", name, took, pct)
 	return nil
 }
 

@@ -149,7 +149,7 @@ func (m *Main) Run(ctx context.Context) error {
 	after := readCPUTimes()
 	if m.Config.JSON {
 		if pct, ok := stealPct(before, after); ok {
-			res.CPUStealPct = &pct
+			res.CPUStealPct, res.ScenarioStealPct = &pct, m.bench.steal
 		}
 		return writeJSON(m.Stdout, res)
 	}

@@ -67,6 +67,16 @@ func TestRunJSON(t *testing.T) {
 			t.Errorf("got cpu_steal_pct = %v, want a percentage", steal)
 		}
 		delete(got, "cpu_steal_pct")
+		byScenario, isMap := got["scenario_steal_pct"].(map[string]any)
+		if !isMap {
+			t.Errorf("got scenario_steal_pct = %v, want an object", got["scenario_steal_pct"])
+		}
+		for _, name := range []string{"memory", "write", "lag", "listdata", "list", "replay", "load"} {
+			if v, isNum := byScenario[name].(float64); !isNum || v < 0 || v > 100 {
+				t.Errorf("got scenario_steal_pct[%s] = %v, want a percentage", name, byScenario[name])
+			}
+		}
+		delete(got, "scenario_steal_pct")
 	} else if readCPUTimes().ok {
 		t.Errorf("got no cpu_steal_pct where /proc/stat is readable")
 	}

@@ -35,6 +35,8 @@ type Results struct {
 	// CPUStealPct is the share of the machine's CPU time the hypervisor took during the
 	// run (/proc/stat), absent where it cannot be read.
 	CPUStealPct *float64 `json:"cpu_steal_pct,omitempty"`
+	// ScenarioStealPct is the same share during each scenario, by its name.
+	ScenarioStealPct map[string]float64 `json:"scenario_steal_pct,omitempty"`
 
 	// replayEvents and loadStream are the sizes of the CASES stream replayed and loaded
 	// from, for the table's notes.

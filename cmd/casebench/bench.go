@@ -202,6 +202,15 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	}
 	r.AssignDurableRatio = r.AssignDurablePerS / r.AppendDurablePerS
 	r.AssignLazyRatio = r.AssignLazyPerS / r.AppendLazyPerS
+	// The lag is measured on a quiet process: neither projector still folding what the
+	// write scenario appended.
+	caught := time.Now()
+	for _, n := range []*node.Node{b.durable, b.lazy} {
+		if err := b.catchUp(ctx, n); err != nil {
+			return r, fmt.Errorf("catch up after write: %w", err)
+		}
+	}
+	b.step("projections caught up in %.2fs", time.Since(caught).Seconds())
 	err = b.scenario("lag", func() error {
 		lat, err := b.lagRun(ctx, b.durable, r.AssignDurablePerS/2)
 		r.LagP50Ms, r.LagP99Ms = percentile(lat, 50), percentile(lat, 99)

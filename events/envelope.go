@@ -137,26 +137,19 @@ func UnmarshalEvent(body []byte) (env Envelope, ev Event, err error) {
 		ev, _ := Decode(env)
 		return env, ev, nil
 	}
-	env = Envelope{
-		ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, Subject: w.Subject,
-		OccurredAt: w.OccurredAt, Actor: w.Actor, CorrelationID: w.CorrelationID, Data: w.Data.raw,
-	}
+	env = w.Envelope
+	env.Data = w.Data.raw
 	if w.Data.ev == nil && w.Data.raw != nil {
 		w.Data.ev, _ = Decode(env) // the data came before the type
 	}
 	return env, w.Data.ev, nil
 }
 
-// wireEnvelope is Envelope with data decoded as its type once the type is known.
+// wireEnvelope is Envelope with data decoded as its type once the type is known: its own
+// data member hides the embedded envelope's.
 type wireEnvelope struct {
-	ID            string    `json:"id"`
-	Type          string    `json:"type"`
-	SchemaVersion int       `json:"schemaVersion"`
-	Subject       string    `json:"subject"`
-	OccurredAt    time.Time `json:"occurredAt"`
-	Actor         Actor     `json:"actor"`
-	CorrelationID string    `json:"correlationId"`
-	Data          typedData `json:"data"`
+	Envelope
+	Data typedData `json:"data"`
 }
 
 // typedData is an envelope's data member: its bytes as they stand in the body and, when

@@ -16,7 +16,11 @@ const MaxWalk = maxWalk
 // LastSeqDirect and LastSeqInfo expose to the tests the two ways LastSeq reads a stream's
 // last sequence.
 func (s *JetStream) LastSeqDirect(ctx context.Context, stream string) (uint64, bool, error) {
-	return s.lastSeqDirect(ctx, stream)
+	st, err := s.streamNamed(ctx, stream)
+	if err != nil {
+		return 0, false, err
+	}
+	return lastSeqDirect(ctx, st)
 }
 
 func (s *JetStream) LastSeqInfo(ctx context.Context, stream string) (uint64, error) {

@@ -772,7 +772,7 @@ func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) 
 		return 0, err
 	}
 	if st.CachedInfo().Config.Replicas <= 1 {
-		seq, ok, err := s.lastSeqDirect(ctx, stream)
+		seq, ok, err := lastSeqDirect(ctx, st)
 		if err != nil || ok {
 			return seq, err
 		}
@@ -788,30 +788,19 @@ func (s *JetStream) apiPrefix() string {
 	return jetstream.DefaultAPIPrefix
 }
 
-// lastSeqRequest asks a direct get for the last message on any subject: the server reads
-// the stream's last sequence and loads that message (nats-server's LoadLastMsg for ">").
-var lastSeqRequest = []byte(`{"last_by_subj":">"}`)
-
-// lastSeqDirect reads the sequence of the stream's last message by direct get. ok is
-// false when the server has no such message (an empty stream), which STREAM.INFO then
-// answers.
-func (s *JetStream) lastSeqDirect(ctx context.Context, stream string) (seq uint64, ok bool, err error) {
-	msg, err := s.js.Conn().RequestWithContext(ctx, s.apiPrefix()+"DIRECT.GET."+stream, lastSeqRequest)
-	if err != nil {
-		return 0, false, fmt.Errorf("eventstore: stream %s: %w", stream, err)
-	}
-	switch status := msg.Header.Get("Status"); status {
-	case "":
-	case "404":
+// lastSeqDirect reads the sequence of the stream's last message by direct get of the last
+// message on any subject (the server reads the stream's last sequence and loads that
+// message). ok is false when the server has no such message (an empty stream), which
+// STREAM.INFO then answers.
+func lastSeqDirect(ctx context.Context, st jetstream.Stream) (seq uint64, ok bool, err error) {
+	m, err := st.GetLastMsgForSubject(ctx, ">")
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, false, nil
-	default:
-		return 0, false, fmt.Errorf("eventstore: stream %s: last message: status %s %s", stream, status, msg.Header.Get("Description"))
 	}
-	seq, err = strconv.ParseUint(msg.Header.Get(jetstream.SequenceHeader), 10, 64)
 	if err != nil {
-		return 0, false, fmt.Errorf("eventstore: stream %s: last message: %w", stream, err)
+		return 0, false, fmt.Errorf("eventstore: stream %s: last message: %w", st.CachedInfo().Config.Name, err)
 	}
-	return seq, true, nil
+	return m.Sequence, true, nil
 }
 
 // lastSeqInfo reads the stream's last sequence from a bare STREAM.INFO request, decoding

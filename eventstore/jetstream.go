@@ -158,16 +158,27 @@ func (r *appendReq) messages() []*nats.Msg {
 	return msgs
 }
 
-// Append implements Store.
-func (s *JetStream) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
+// Messages returns the JetStream messages an Append of envs to subject publishes, the
+// first expecting the subject's last event at expected (0: none). An Append of several
+// events publishes them as one atomic batch, which adds the batch's own headers.
+func Messages(subject string, expected uint64, envs []events.Envelope) ([]*nats.Msg, error) {
+	req, err := newAppendReq(context.Background(), subject, expected, envs)
+	if err != nil {
+		return nil, err
+	}
+	return req.messages(), nil
+}
+
+// newAppendReq checks and encodes an Append of envs to subject.
+func newAppendReq(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (*appendReq, error) {
 	if len(envs) == 0 {
-		return 0, fmt.Errorf("eventstore: append of no events to %s", subject)
+		return nil, fmt.Errorf("eventstore: append of no events to %s", subject)
 	}
 	if len(envs) > MaxBatch {
-		return 0, fmt.Errorf("%w: %d events to %s, at most %d", ErrTooLarge, len(envs), subject, MaxBatch)
+		return nil, fmt.Errorf("%w: %d events to %s, at most %d", ErrTooLarge, len(envs), subject, MaxBatch)
 	}
 	if _, err := streamOf(subject); err != nil {
-		return 0, err
+		return nil, err
 	}
 	req := &appendReq{
 		ctx:      ctx,
@@ -176,21 +187,29 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 		ids:      make([]string, len(envs)),
 		types:    make([]string, len(envs)),
 		bodies:   make([][]byte, len(envs)),
-		done:     make(chan appendResult, 1),
 	}
 	seen := make(map[string]bool, len(envs))
 	for i, env := range envs {
 		if env.ID == "" || seen[env.ID] {
-			return 0, fmt.Errorf("eventstore: append to %s: event %d has an empty or repeated id %q", subject, i, env.ID)
+			return nil, fmt.Errorf("eventstore: append to %s: event %d has an empty or repeated id %q", subject, i, env.ID)
 		}
 		seen[env.ID] = true
 		body, err := json.Marshal(env)
 		if err != nil {
-			return 0, fmt.Errorf("eventstore: encode event %s: %w", env.ID, err)
+			return nil, fmt.Errorf("eventstore: encode event %s: %w", env.ID, err)
 		}
 		req.ids[i], req.types[i], req.bodies[i] = env.ID, env.Type, body
 	}
+	return req, nil
+}
 
+// Append implements Store.
+func (s *JetStream) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
+	req, err := newAppendReq(ctx, subject, expected, envs)
+	if err != nil {
+		return 0, err
+	}
+	req.done = make(chan appendResult, 1)
 	if !s.opts.Batching {
 		res := s.commitOne(ctx, req)
 		return res.seq, res.err

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/examples"
 )
 
@@ -97,19 +97,13 @@ func toOperator(userID string) events.CaseAssigned {
 }
 
 // message makes the JetStream message storing env as the store writes an Append of one
-// event: with its id, its type and the expectation that its subject's last event is at
-// expected (0: none).
+// event (eventstore.Messages), expecting its subject's last event at expected (0: none).
 func message(env events.Envelope, expected uint64) (*nats.Msg, error) {
-	body, err := json.Marshal(env)
+	msgs, err := eventstore.Messages(env.Subject, expected, []events.Envelope{env})
 	if err != nil {
 		return nil, err
 	}
-	m := nats.NewMsg(env.Subject)
-	m.Data = body
-	m.Header.Set(events.HeaderMsgID, env.ID)
-	m.Header.Set(events.HeaderEventType, env.Type)
-	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
-	return m, nil
+	return msgs[0], nil
 }
 
 // bulk publishes many messages asynchronously, a bounded number in flight, and counts the

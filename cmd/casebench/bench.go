@@ -108,17 +108,15 @@ func (b *bench) scenario(name string, fn func() error) error {
 	if err := fn(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	took := time.Since(start).Seconds()
-	pct, ok := stealPct(before, readCPUTimes())
-	if !ok {
-		b.step("%s done in %.1fs", name, took)
-		return nil
+	took, steal := time.Since(start).Seconds(), ""
+	if pct, ok := stealPct(before, readCPUTimes()); ok {
+		if b.steal == nil {
+			b.steal = map[string]float64{}
+		}
+		b.steal[name] = pct
+		steal = fmt.Sprintf(" (CPU steal %.0f%%)", pct)
 	}
-	if b.steal == nil {
-		b.steal = map[string]float64{}
-	}
-	b.steal[name] = pct
-	b.step("%s done in %.1fs (CPU steal %.0f%%)", name, took, pct)
+	b.step("%s done in %.1fs%s", name, took, steal)
 	return nil
 }
 

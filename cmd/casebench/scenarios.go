@@ -208,13 +208,16 @@ func (b *bench) assignMeter(ctx context.Context, n *node.Node, conns wireConns, 
 	h.Set("Thalamus-Touchpoint", demoTouchpoint)
 	h.Set("Thalamus-Token", demoTPToken)
 	h.Set("Content-Type", "application/json")
+	var bodies [2][]byte
+	for t, email := range assignTargets {
+		bodies[t], _ = json.Marshal(map[string]string{"email": email})
+	}
 	// reqs[w][k][t]: client w's request assigning its k-th case to assignTargets[t].
 	reqs := make([][][2][]byte, writers)
 	for w := range reqs {
 		reqs[w] = make([][2][]byte, per)
 		for k := range per {
-			for t, email := range assignTargets {
-				body, _ := json.Marshal(map[string]string{"email": email})
+			for t, body := range bodies {
 				path := "/api/v4/cases/" + strconv.FormatInt(caseID(w, k), 10) + "/assignment"
 				reqs[w][k][t] = request(http.MethodPut, n.Addr(), path, h, body)
 			}

@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,14 +39,16 @@ func TestLastSeqsNeverAnswersFromAnEarlierRead(t *testing.T) {
 			got <- c
 		})
 	}
-	// Let every late caller join before read 1 ends: poll until they wait on the next read.
+	// Let every late caller join before read 1 ends: poll until they all wait on the next
+	// read.
 	for {
 		l.mu.Lock()
-		joined := l.next != nil
+		joined := l.next != nil && l.next.callers == 10
 		l.mu.Unlock()
 		if joined {
 			break
 		}
+		runtime.Gosched()
 	}
 	release <- struct{}{}
 	if c := <-first; c != 1 {

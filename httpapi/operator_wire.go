@@ -1,0 +1,109 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/casestream/casestream/aggregate"
+	"github.com/casestream/casestream/events"
+)
+
+// The operator API's wire types.
+type (
+	link struct {
+		Ref  string `json:"ref"`
+		Href string `json:"href"`
+	}
+	simpleProfile struct {
+		Firstname string `json:"firstname"`
+		Lastname  string `json:"lastname"`
+		Email     string `json:"email"`
+	}
+	sessionContext struct {
+		Links         []link         `json:"links"`
+		Activities    []any          `json:"activities"`
+		SimpleProfile *simpleProfile `json:"simpleProfile"`
+	}
+	comment struct {
+		ID             int    `json:"id"`
+		CaseInstanceID int64  `json:"caseInstanceId"`
+		Description    string `json:"description"`
+	}
+	operatorRef struct {
+		Email       string `json:"email"`
+		DisplayName string `json:"displayName"`
+	}
+	groupRef struct {
+		Name string `json:"name"`
+	}
+	assignmentBody struct {
+		Operator *operatorRef `json:"operator"`
+		Group    *groupRef    `json:"group"`
+	}
+	caseObject struct {
+		ID           int64           `json:"id"`
+		CaseID       string          `json:"caseId"`
+		CategoryCode string          `json:"categoryCode"`
+		CategoryName string          `json:"categoryName"`
+		TypeCode     string          `json:"typeCode"`
+		TypeName     string          `json:"typeName"`
+		Status       string          `json:"status"`
+		Resolution   string          `json:"resolution"`
+		Comments     []comment       `json:"comments"`
+		CaseData     json.RawMessage `json:"caseData"`
+		Attachements []any           `json:"attachements"`
+		Assignment   assignmentBody  `json:"assignment"`
+	}
+	caseAnswer struct {
+		Context sessionContext `json:"context"`
+		Case    caseObject     `json:"case"`
+	}
+)
+
+// operatorContext is the session context of op, or of no one when op is nil.
+func operatorContext(op *events.Operator) sessionContext {
+	if op == nil {
+		return sessionContext{
+			Links:      []link{{Ref: "signin", Href: "/api/v4/signin"}},
+			Activities: []any{},
+		}
+	}
+	first, last, _ := strings.Cut(op.DisplayName, " ")
+	return sessionContext{
+		Links: []link{
+			{Ref: "cases", Href: "/api/v4/cases"},
+			{Ref: "logout", Href: "/api/v4/logout"},
+		},
+		Activities:    []any{},
+		SimpleProfile: &simpleProfile{Firstname: first, Lastname: last, Email: op.Email},
+	}
+}
+
+func (s *Server) caseAnswer(op *events.Operator, c *aggregate.Case) caseAnswer {
+	return caseAnswer{Context: operatorContext(op), Case: s.caseObject(c)}
+}
+
+func (s *Server) caseObject(c *aggregate.Case) caseObject {
+	st, _ := s.cfg.Directory.ServiceType(c.ServiceTypeID)
+	cat, _ := s.cfg.Directory.ServiceCategory(c.ServiceCategoryID)
+	out := caseObject{
+		ID: c.CaseInstanceID, CaseID: c.CaseID,
+		CategoryCode: cat.Code, CategoryName: cat.Name, TypeCode: st.Code, TypeName: st.Name,
+		Status: c.Status, Resolution: c.Resolution,
+		Comments: make([]comment, 0, len(c.Notes)), CaseData: c.CaseData, Attachements: []any{},
+	}
+	if len(out.CaseData) == 0 {
+		out.CaseData = json.RawMessage("{}")
+	}
+	for _, n := range c.Notes {
+		out.Comments = append(out.Comments, comment{ID: n.ID, CaseInstanceID: c.CaseInstanceID, Description: n.Description})
+	}
+	if c.AssignedTo != "" {
+		op, _ := s.cfg.Directory.Operator(c.AssignedTo)
+		out.Assignment.Operator = &operatorRef{Email: op.Email, DisplayName: op.DisplayName}
+	}
+	if c.AssignedGroup != "" {
+		out.Assignment.Group = &groupRef{Name: c.AssignedGroup}
+	}
+	return out
+}

@@ -19,11 +19,11 @@ func (m *Model) Canonical() []byte {
 	fmt.Fprintf(&b, "lastSeq %d skipped %d\n", m.lastSeq, m.skipped)
 	for _, id := range slices.Sorted(maps.Keys(m.cases)) {
 		c := m.cases[id]
-		fmt.Fprintf(&b, "case %d %q ticket=%q/%q/%d type=%q cat=%q unit=%q inbox=%q status=%q assignedTo=%q lockedBy=%q group=%q channel=%q entry=%q ws=%q dates=%d/%d/%d/%d activeSeq=%d waitSeq=%d",
+		fmt.Fprintf(&b, "case %d %q ticket=%q/%q/%d type=%q cat=%q unit=%q inbox=%q status=%q assignedTo=%q lockedBy=%q group=%q channel=%q entry=%q ws=%q dates=%d/%d/%d/%d activeSeq=%d waitSeq=%d openedBy=%q",
 			c.id, c.caseID, c.ticketPrefix.Value(), c.ticketSuffix.Value(), c.ticketNumber,
 			c.serviceType.Value(), c.category.Value(), c.unit.Value(), c.inbox.Value(), c.status.Value(),
 			c.assignedTo.Value(), c.lockedBy.Value(), c.group.Value(), c.channel.Value(), c.entryMode.Value(),
-			c.workstation.Value(), c.statusDate, c.referenceDate, c.dateOpened, c.caseTimestamp, c.activeSeq, c.waitSeq)
+			c.workstation.Value(), c.statusDate, c.referenceDate, c.dateOpened, c.caseTimestamp, c.activeSeq, c.waitSeq, c.openedBy.Value())
 		if x := c.extra; x != nil {
 			fmt.Fprintf(&b, " phone=%q email=%q", x.contactPhoneNumber, x.contactEmail)
 			if x.customer != nil {
@@ -56,6 +56,10 @@ func (m *Model) Canonical() []byte {
 	ops := slices.SortedFunc(maps.Keys(m.assigned), func(a, b str) int { return cmp.Compare(a.Value(), b.Value()) })
 	for _, op := range ops {
 		fmt.Fprintf(&b, "assigned %q %v\n", op.Value(), m.assigned[op])
+	}
+	openers := slices.SortedFunc(maps.Keys(m.opened), func(a, b str) int { return cmp.Compare(a.Value(), b.Value()) })
+	for _, op := range openers {
+		fmt.Fprintf(&b, "opened %q %v\n", op.Value(), m.opened[op])
 	}
 	refs := slices.SortedFunc(maps.Keys(m.queues), func(a, b queueRef) int {
 		if a.group != b.group {

@@ -2,6 +2,7 @@ package projection
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,19 @@ func (d *fakeDir) GroupByName(name string) (events.OperatorGroup, bool) {
 	defer d.mu.Unlock()
 	g, ok := d.groups[name]
 	return g, ok
+}
+
+func (d *fakeDir) GroupsOf(userID string) []events.OperatorGroup {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []events.OperatorGroup
+	for _, g := range d.groups {
+		if slices.Contains(g.Members, userID) {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b events.OperatorGroup) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 func (d *fakeDir) LastSeq() uint64 {

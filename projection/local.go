@@ -56,6 +56,14 @@ func (l *Local) AssignedOpen(ctx context.Context, operatorID string, minCases, m
 	return l.p.model.AssignedOpen(operatorID), nil
 }
 
+// OperatorCases is Client.OperatorCases.
+func (l *Local) OperatorCases(ctx context.Context, operatorID string, page, size int, minCases, minDir uint64) ([]int64, error) {
+	if err := l.await(ctx, minCases, minDir); err != nil {
+		return nil, err
+	}
+	return l.p.OperatorCases(operatorID, page, size), nil
+}
+
 // NextWaiting is Client.NextWaiting.
 func (l *Local) NextWaiting(ctx context.Context, inboxIDs, groups []string, limit int, minCases, minDir uint64) ([]int64, error) {
 	if err := l.await(ctx, minCases, minDir); err != nil {

@@ -3,8 +3,11 @@ package projection
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/casestream/casestream/events"
 )
 
 func TestLocalReadYourWrites(t *testing.T) {
@@ -56,5 +59,64 @@ func TestLocalReadYourWrites(t *testing.T) {
 	}
 	if _, ok, err := l.QueuePosition(ctx, 99, 0, 0); ok || err != nil {
 		t.Fatalf("position of an unknown case: got %v, %v", ok, err)
+	}
+}
+
+// TestLocalOperatorCases checks the operator API's case list through Local: cases opened by
+// the operator (the actor of case.opened), assigned to it, and waiting in its groups as the
+// directory says at the requested sequence, newest first; a request for a later directory
+// sequence waits for it.
+func TestLocalOperatorCases(t *testing.T) {
+	d := newFakeDir()
+	d.define(events.OperatorGroup{GroupID: "g1", Name: "g1", Members: []string{"b"}})
+	p := NewProjector(d)
+	l := NewLocal(p, 5*time.Second)
+	ctx := context.Background()
+	opener := func(seq uint64, id int64, actor events.Actor, ev events.Event) {
+		r := caseRecord(t, seq, id, t0.Add(time.Duration(seq)*time.Second), ev)
+		r.Envelope.Actor = actor
+		p.ApplyCases(r)
+	}
+	opener(1, 1, events.Actor{Kind: events.ActorOperator, ID: "a"}, opened(1, "u1", "in1", ""))
+	opener(2, 2, events.Actor{Kind: events.ActorApplication, ID: "a"}, opened(2, "u1", "in1", ""))
+	opener(3, 3, events.Actor{Kind: events.ActorOperator, ID: "b"}, opened(3, "u1", "in1", "g1"))
+	opener(4, 4, events.Actor{Kind: events.ActorSystem, ID: "x"}, opened(4, "u1", "in1", ""))
+	opener(5, 4, events.Actor{Kind: events.ActorSystem, ID: "x"}, toOperator("a"))
+	opener(6, 5, events.Actor{Kind: events.ActorSystem, ID: "x"}, opened(5, "u1", "in1", "g1"))
+	opener(7, 6, events.Actor{Kind: events.ActorOperator, ID: "a"}, opened(6, "u1", "in1", ""))
+	opener(8, 6, events.Actor{Kind: events.ActorSystem, ID: "x"}, events.CaseResolved{})
+	tests := []struct {
+		op         string
+		page, size int
+		want       []int64
+	}{
+		{"a", 0, 10, []int64{4, 1}},      // opened 1, assigned 4; 2 by an application, 6 resolved
+		{"b", 0, 10, []int64{5, 3}},      // opened 3 (also in g1), 5 waits in g1
+		{"b", 0, 1, []int64{5}},          // pages of one
+		{"b", 1, 1, []int64{3}},          //
+		{"b", 2, 1, []int64{}},           // past the end
+		{"c", 0, 10, []int64{}},          // nothing
+		{"a", 1 << 40, 1, []int64{}},     // far past the end
+		{"b", 0, 1 << 40, []int64{5, 3}}, // a size above the count
+	}
+	for _, tt := range tests {
+		got, err := l.OperatorCases(ctx, tt.op, tt.page, tt.size, 8, 0)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("OperatorCases(%s, %d, %d): got %v, %v, want %v", tt.op, tt.page, tt.size, got, err, tt.want)
+		}
+	}
+	// c joins g1 at the next directory sequence: a request that asks for it sees case 5.
+	dirSeq := d.LastSeq() + 1
+	done := make(chan []int64, 1)
+	go func() {
+		ids, err := l.OperatorCases(ctx, "c", 0, 10, 8, dirSeq)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- ids
+	}()
+	p.ApplyDirectory(dirRecord(t, dirSeq, events.OperatorGroup{GroupID: "g1", Name: "g1", Members: []string{"b", "c"}}))
+	if got := <-done; !slices.Equal(got, []int64{5, 3}) {
+		t.Errorf("after c joined g1: got %v, want [5 3]", got)
 	}
 }

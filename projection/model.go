@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"sync"
@@ -53,6 +54,9 @@ type caseState struct {
 	// with statusDate it keys the case in its queue.
 	waitSeq uint64
 	extra   *caseExtra
+	// openedBy is the operator whose case.opened it is (the event's actor), or empty when
+	// another kind of actor opened it.
+	openedBy str
 }
 
 // caseExtra holds the fields most cases leave empty, so that they cost one nil pointer.
@@ -96,6 +100,9 @@ type Model struct {
 	// assigned holds, per operator, the caseInstanceIds of the open cases assigned to the
 	// operator, ascending.
 	assigned map[str][]int64
+	// opened holds, per operator, the caseInstanceIds of the open cases the operator opened,
+	// ascending.
+	opened map[str][]int64
 	// queues holds the Waiting cases, per group (cases with an assignedGroup) or per inbox
 	// (cases without).
 	queues map[queueRef]*queue
@@ -114,6 +121,7 @@ func NewModel() *Model {
 		byCaseID: map[string]int64{},
 		active:   map[agentUnit][]*caseState{},
 		assigned: map[str][]int64{},
+		opened:   map[str][]int64{},
 		queues:   map[queueRef]*queue{},
 
 		activeVer: map[agentUnit]uint64{},
@@ -158,7 +166,11 @@ func (m *Model) Apply(r eventstore.Record) {
 	}
 	at := r.Envelope.OccurredAt.UnixMilli()
 	if e, ok := ev.(events.CaseOpened); ok {
-		m.open(id, r.Seq, at, e)
+		opener := empty
+		if a := r.Envelope.Actor; a.Kind == events.ActorOperator && a.ID != "" {
+			opener = intern(a.ID)
+		}
+		m.open(id, r.Seq, at, opener, e)
 		return
 	}
 	c := m.cases[id]
@@ -204,11 +216,26 @@ func (m *Model) Apply(r eventstore.Record) {
 		}
 	}
 	if final(c.status) {
+		if c.openedBy != empty {
+			m.opened[c.openedBy] = removeID(m.opened, c.openedBy, id)
+			if len(m.opened[c.openedBy]) == 0 {
+				delete(m.opened, c.openedBy)
+			}
+		}
 		delete(m.cases, id)
 	}
 }
 
-func (m *Model) open(id int64, seq uint64, at int64, e events.CaseOpened) {
+// removeID returns the ascending ids of index[k] without id.
+func removeID(index map[str][]int64, k str, id int64) []int64 {
+	ids := index[k]
+	if i, ok := slices.BinarySearch(ids, id); ok {
+		ids = slices.Delete(ids, i, i+1)
+	}
+	return ids
+}
+
+func (m *Model) open(id int64, seq uint64, at int64, opener str, e events.CaseOpened) {
 	if _, ok := m.cases[id]; ok {
 		return
 	}
@@ -237,6 +264,7 @@ func (m *Model) open(id int64, seq uint64, at int64, e events.CaseOpened) {
 		channel:       intern(e.Channel),
 		entryMode:     intern(e.EntryMode),
 		workstation:   empty,
+		openedBy:      opener,
 		statusDate:    at,
 		referenceDate: at,
 		dateOpened:    at,
@@ -246,6 +274,12 @@ func (m *Model) open(id int64, seq uint64, at int64, e events.CaseOpened) {
 		c.extra = &caseExtra{customer: e.Customer, contactPhoneNumber: e.ContactPhoneNumber, contactEmail: e.ContactEmail}
 	}
 	m.cases[id] = c
+	if opener != empty {
+		ids := m.opened[opener]
+		if i, ok := slices.BinarySearch(ids, id); !ok {
+			m.opened[opener] = slices.Insert(ids, i, id)
+		}
+	}
 	m.reindex(c, indexKeys{}, seq)
 	if k := m.keys(c); k.inActive {
 		m.gen++
@@ -497,6 +531,38 @@ func (m *Model) AssignedOpen(operatorID string) []int64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return slices.Clone(m.assigned[intern(operatorID)])
+}
+
+// OperatorCases returns one page of the operator API's case list: the caseInstanceIds of
+// the open cases (neither Resolved nor Closed) that the operator opened, that are assigned to
+// the operator, or that are Waiting in one of the given groups (the operator's groups), each
+// once, newest first: by caseInstanceId descending, the order in which cases were opened.
+// Page counts from 0; a page past the end is empty.
+func (m *Model) OperatorCases(operatorID string, groups []string, page, size int) []int64 {
+	if page < 0 || size < 1 {
+		return nil
+	}
+	op := intern(operatorID)
+	m.mu.RLock()
+	ids := slices.Concat(m.opened[op], m.assigned[op])
+	for _, g := range groups {
+		if q := m.queues[queueRef{group: true, name: intern(g)}]; q != nil {
+			for _, e := range q.all() {
+				ids = append(ids, e.id)
+			}
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
+	ids = slices.Compact(ids)
+	pages := len(ids) / size
+	if len(ids)%size != 0 {
+		pages++
+	}
+	if page >= pages {
+		return []int64{}
+	}
+	return slices.Clone(ids[page*size : min((page+1)*size, len(ids))])
 }
 
 // NextWaiting returns the caseInstanceIds of at most limit Waiting cases, oldest first by

@@ -28,11 +28,14 @@ type world struct {
 	clock time.Time
 	cases map[int64]*refCase
 	next  int64
+	// opener is the actor of the next case.opened that append writes.
+	opener events.Actor
 }
 
 // refCase is the reference's view of one case: its aggregate state, the sequence of its last
 // event, and when it entered its agent's active cases and its queue.
 type refCase struct {
+	openedBy  string // the operator who opened it, if an operator did
 	state     aggregate.Case
 	last      uint64
 	activeSeq uint64
@@ -96,7 +99,7 @@ func (w *world) append(id int64, evs []events.Event) {
 	for i, ev := range evs {
 		env, err := events.Wrap(events.Meta{
 			ID: fmt.Sprintf("%d-%d-%d", w.seed, id, rc.state.Version+i+1), Subject: events.CaseSubject(id),
-			OccurredAt: w.tick(), Actor: events.Actor{Kind: events.ActorSystem, ID: "property"},
+			OccurredAt: w.tick(), Actor: w.actor(ev),
 		}, ev)
 		if err != nil {
 			w.fatalf("wrap: %v", err)
@@ -129,6 +132,14 @@ func (w *world) append(id int64, evs []events.Event) {
 	rc.last = last
 }
 
+// actor is the actor of ev: the world's opener for a case.opened, the system otherwise.
+func (w *world) actor(ev events.Event) events.Actor {
+	if _, ok := ev.(events.CaseOpened); ok && w.opener.Kind != "" {
+		return w.opener
+	}
+	return events.Actor{Kind: events.ActorSystem, ID: "property"}
+}
+
 func refActiveKey(c *aggregate.Case) (string, bool) {
 	if c.Status != events.StatusActive || c.LockedBy == "" {
 		return "", false
@@ -152,7 +163,18 @@ func (w *world) open() {
 		o.Customer = &events.Customer{DataTableID: "dt", RecordID: fmt.Sprint(id), DisplayName: "c"}
 		o.ContactEmail = fmt.Sprintf("c%d@example.com", id)
 	}
-	w.cases[id] = &refCase{}
+	// Most cases are opened by an operator, some by an application or the system: only an
+	// operator's count as opened by someone in the operator API's list.
+	w.opener = events.Actor{Kind: events.ActorSystem, ID: "property"}
+	rc := &refCase{}
+	switch n := w.rng.IntN(6); {
+	case n < 4:
+		rc.openedBy = w.pick(propAgents)
+		w.opener = events.Actor{Kind: events.ActorOperator, ID: rc.openedBy}
+	case n == 4:
+		w.opener = events.Actor{Kind: events.ActorApplication, ID: w.pick(propAgents)}
+	}
+	w.cases[id] = rc
 	w.append(id, []events.Event{o})
 }
 
@@ -239,6 +261,7 @@ func (w *world) check(m *Model) {
 		if got := m.AssignedOpen(agent); !slices.Equal(got, open) {
 			w.fatalf("AssignedOpen(%s): got %v, want %v", agent, got, open)
 		}
+		w.checkOperatorCases(m, agent, ids)
 	}
 	queues := map[string][]int64{}
 	for _, id := range ids {
@@ -318,6 +341,47 @@ func deref(r CaseRow) any {
 		CaseRow
 		Cust events.Customer
 	}{r, cu}
+}
+
+// checkOperatorCases compares the operator API's case list of agent, whole and page by page,
+// with the reference: open cases the agent opened, is assigned, or that wait in a group of the
+// agent's, newest first.
+func (w *world) checkOperatorCases(m *Model, agent string, ids []int64) {
+	w.t.Helper()
+	var groups []string
+	for _, g := range w.dir.GroupsOf(agent) {
+		groups = append(groups, g.Name)
+	}
+	var want []int64
+	for _, id := range ids {
+		rc := w.cases[id]
+		s := &rc.state
+		if s.Final() {
+			continue
+		}
+		if rc.openedBy == agent || s.AssignedTo == agent || (s.Status == events.StatusWaiting && slices.Contains(groups, s.AssignedGroup)) {
+			want = append(want, id)
+		}
+	}
+	slices.Reverse(want)
+	if got := m.OperatorCases(agent, groups, 0, MaxOperatorCases); !slices.Equal(got, want) && len(got)+len(want) > 0 {
+		w.fatalf("OperatorCases(%s): got %v, want %v", agent, got, want)
+	}
+	size := 1 + w.rng.IntN(7)
+	var paged []int64
+	for page := 0; ; page++ {
+		got := m.OperatorCases(agent, groups, page, size)
+		if len(got) > size {
+			w.fatalf("OperatorCases(%s, page %d, size %d): got %d ids, want at most %d", agent, page, size, len(got), size)
+		}
+		if len(got) == 0 {
+			break
+		}
+		paged = append(paged, got...)
+	}
+	if !slices.Equal(paged, want) && len(paged)+len(want) > 0 {
+		w.fatalf("OperatorCases(%s) by pages of %d: got %v, want %v", agent, size, paged, want)
+	}
 }
 
 func TestPropertyIncrementalEqualsRebuild(t *testing.T) {

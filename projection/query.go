@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 )
 
@@ -15,6 +16,11 @@ import (
 // workspace in that unit ("" if none).
 type AgentStates interface {
 	AgentState(userID string) (unitID, workspaceID string)
+}
+
+// Groups answers which operator groups a user is a member of.
+type Groups interface {
+	GroupsOf(userID string) []events.OperatorGroup
 }
 
 // Follower is a view folded from a stream: it applies records and says how far it got.
@@ -28,6 +34,7 @@ type Follower interface {
 type Directory interface {
 	Names
 	AgentStates
+	Groups
 	Follower
 }
 
@@ -208,6 +215,16 @@ func (p *Projector) ListActive(userID string) ListResult {
 		return ListResult{Outcome: NoWorkspace, UnitID: unitID}
 	}
 	return ListResult{Outcome: Listed, UnitID: unitID, WorkspaceID: workspaceID, Cases: p.listing(userID, unitID)}
+}
+
+// OperatorCases returns one page of the operator's case list (see Model.OperatorCases), with
+// the operator's groups as the directory view knows them.
+func (p *Projector) OperatorCases(operatorID string, page, size int) []int64 {
+	var groups []string
+	for _, g := range p.dir.GroupsOf(operatorID) {
+		groups = append(groups, g.Name)
+	}
+	return p.model.OperatorCases(operatorID, groups, page, size)
 }
 
 // listingKey names one cached listing.

@@ -26,6 +26,7 @@ const (
 const (
 	EndpointActiveCases   = "activeCases"
 	EndpointAssignedOpen  = "assignedOpen"
+	EndpointOperatorCases = "operatorCases"
 	EndpointNextWaiting   = "nextWaiting"
 	EndpointQueuePosition = "queuePosition"
 	EndpointCaseLookup    = "caseLookup"
@@ -76,6 +77,18 @@ type AssignedOpenRequest struct {
 	OperatorID string `json:"operatorId"`
 }
 
+// OperatorCasesRequest asks for one page of Projector.OperatorCases of an operator: Page
+// counts from 0, Size is 1 to MaxOperatorCases.
+type OperatorCasesRequest struct {
+	MinSeqs
+	OperatorID string `json:"operatorId"`
+	Page       int    `json:"page"`
+	Size       int    `json:"size"`
+}
+
+// MaxOperatorCases bounds an operatorCases request's page size.
+const MaxOperatorCases = 1000
+
 // NextWaitingRequest asks for Model.NextWaiting.
 type NextWaitingRequest struct {
 	MinSeqs
@@ -96,7 +109,7 @@ type CaseLookupRequest struct {
 	CaseID string `json:"caseId"`
 }
 
-// CaseIDsResponse answers assignedOpen and nextWaiting.
+// CaseIDsResponse answers assignedOpen, operatorCases and nextWaiting.
 type CaseIDsResponse struct {
 	CaseInstanceIDs []int64 `json:"caseInstanceIds"`
 }
@@ -150,7 +163,7 @@ type queryServer struct {
 }
 
 // NewService registers the query service of p on nc: the endpoints activeCases,
-// assignedOpen, nextWaiting, queuePosition and caseLookup under SubjectPrefix, in the queue
+// assignedOpen, operatorCases, nextWaiting, queuePosition and caseLookup under SubjectPrefix, in the queue
 // group QueueGroup. Each request is answered once the projector has applied the request's
 // minCasesSeq and minDirectorySeq, or with the error CodeNotCaughtUp after opts.Wait. A
 // request that must wait is answered from its own goroutine, so that it holds up no other.
@@ -178,6 +191,7 @@ func NewService(nc *nats.Conn, p *Projector, opts ServiceOptions) (micro.Service
 	}{
 		{EndpointActiveCases, s.activeCases},
 		{EndpointAssignedOpen, s.assignedOpen},
+		{EndpointOperatorCases, s.operatorCases},
 		{EndpointNextWaiting, s.nextWaiting},
 		{EndpointQueuePosition, s.queuePosition},
 		{EndpointCaseLookup, s.caseLookup},
@@ -267,6 +281,19 @@ func (s *queryServer) assignedOpen(data []byte) (MinSeqs, func() answer, error) 
 			ids = []int64{}
 		}
 		return jsonAnswer(CaseIDsResponse{CaseInstanceIDs: ids})
+	}, nil
+}
+
+func (s *queryServer) operatorCases(data []byte) (MinSeqs, func() answer, error) {
+	var r OperatorCasesRequest
+	if err := decodeRequest(data, &r); err != nil {
+		return MinSeqs{}, nil, err
+	}
+	if r.Page < 0 || r.Size < 1 || r.Size > MaxOperatorCases {
+		return MinSeqs{}, nil, fmt.Errorf("page %d or size %d out of range (page from 0, size 1..%d)", r.Page, r.Size, MaxOperatorCases)
+	}
+	return r.MinSeqs, func() answer {
+		return jsonAnswer(CaseIDsResponse{CaseInstanceIDs: s.p.OperatorCases(r.OperatorID, r.Page, r.Size)})
 	}, nil
 }
 
@@ -397,6 +424,15 @@ func (c *Client) ActiveCases(ctx context.Context, userID string, minCases, minDi
 func (c *Client) AssignedOpen(ctx context.Context, operatorID string, minCases, minDir uint64) ([]int64, error) {
 	var resp CaseIDsResponse
 	err := c.requestJSON(ctx, EndpointAssignedOpen, AssignedOpenRequest{MinSeqs{minCases, minDir}, operatorID}, &resp)
+	return resp.CaseInstanceIDs, err
+}
+
+// OperatorCases asks for one page (from 0, of size 1 to MaxOperatorCases) of the
+// caseInstanceIds of the open cases the operator opened, is assigned, or that wait in one of
+// the operator's groups, newest first.
+func (c *Client) OperatorCases(ctx context.Context, operatorID string, page, size int, minCases, minDir uint64) ([]int64, error) {
+	var resp CaseIDsResponse
+	err := c.requestJSON(ctx, EndpointOperatorCases, OperatorCasesRequest{MinSeqs{minCases, minDir}, operatorID, page, size}, &resp)
 	return resp.CaseInstanceIDs, err
 }
 

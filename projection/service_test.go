@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -99,6 +100,26 @@ func TestServiceQueries(t *testing.T) {
 			t.Errorf("got %v %v, want [] nil", got, err)
 		}
 	})
+	t.Run("operatorCases", func(t *testing.T) {
+		for _, tt := range []struct {
+			page, size int
+			want       []int64
+		}{{0, 10, []int64{2, 1}}, {1, 1, []int64{1}}, {2, 1, []int64{}}} {
+			got, err := c.OperatorCases(ctx, "a", tt.page, tt.size, 0, 0)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("page %d size %d: got %v %v, want %v", tt.page, tt.size, got, err, tt.want)
+			}
+		}
+	})
+	for _, bad := range []struct{ page, size int }{{-1, 10}, {0, 0}, {0, MaxOperatorCases + 1}} {
+		t.Run(fmt.Sprintf("operatorCases page %d size %d", bad.page, bad.size), func(t *testing.T) {
+			_, err := c.OperatorCases(ctx, "a", bad.page, bad.size, 0, 0)
+			var se *ServiceError
+			if !errors.As(err, &se) || se.Code != CodeBadRequest {
+				t.Errorf("got %v, want a %s service error", err, CodeBadRequest)
+			}
+		})
+	}
 	t.Run("nextWaiting", func(t *testing.T) {
 		got, err := c.NextWaiting(ctx, []string{"in1"}, nil, 10, 0, 0)
 		if err != nil {
@@ -137,8 +158,8 @@ func TestServiceQueries(t *testing.T) {
 	})
 	t.Run("info", func(t *testing.T) {
 		info := svc.Info()
-		if info.Name != ServiceName || len(info.Endpoints) != 5 {
-			t.Fatalf("got %s with %d endpoints, want %s with 5", info.Name, len(info.Endpoints), ServiceName)
+		if info.Name != ServiceName || len(info.Endpoints) != 6 {
+			t.Fatalf("got %s with %d endpoints, want %s with 6", info.Name, len(info.Endpoints), ServiceName)
 		}
 		for _, ep := range info.Endpoints {
 			if ep.QueueGroup != QueueGroup || ep.Subject != SubjectPrefix+"."+ep.Name {
@@ -206,6 +227,7 @@ func TestServiceNotCaughtUp(t *testing.T) {
 	}{
 		{EndpointActiveCases, func() error { _, err := c.ActiveCases(ctx, "a", 100, 0); return err }},
 		{EndpointAssignedOpen, func() error { _, err := c.AssignedOpen(ctx, "a", 0, 1); return err }},
+		{EndpointOperatorCases, func() error { _, err := c.OperatorCases(ctx, "a", 0, 1, 100, 0); return err }},
 		{EndpointNextWaiting, func() error { _, err := c.NextWaiting(ctx, nil, nil, 1, 100, 0); return err }},
 		{EndpointQueuePosition, func() error { _, _, err := c.QueuePosition(ctx, 1, 100, 0); return err }},
 		{EndpointCaseLookup, func() error { _, _, err := c.CaseLookup(ctx, "x", 100, 0); return err }},
@@ -236,7 +258,7 @@ func FuzzDecodeRequest(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, v := range []any{&ActiveCasesRequest{}, &AssignedOpenRequest{}, &NextWaitingRequest{}, &QueuePositionRequest{}, &CaseLookupRequest{}} {
+		for _, v := range []any{&ActiveCasesRequest{}, &AssignedOpenRequest{}, &OperatorCasesRequest{}, &NextWaitingRequest{}, &QueuePositionRequest{}, &CaseLookupRequest{}} {
 			if err := decodeRequest(data, v); err == nil {
 				if _, err := json.Marshal(v); err != nil {
 					t.Fatalf("decoded %q into %+v that does not encode: %v", data, v, err)

@@ -15,7 +15,9 @@ const SessionCookie = "casestream_session"
 // Queries answers the read-side questions of the operator API. Each call reflects at least
 // the given stream sequences of CASES and DIRECTORY.
 type Queries interface {
-	AssignedOpen(ctx context.Context, operatorID string, minCases, minDir uint64) ([]int64, error)
+	// OperatorCases returns one page (from 0) of the caseInstanceIds of the open cases the
+	// operator opened, is assigned, or that wait in one of the operator's groups, newest first.
+	OperatorCases(ctx context.Context, operatorID string, page, size int, minCases, minDir uint64) ([]int64, error)
 }
 
 func (s *Server) registerOperatorRoutes(r *mux.Router) {

@@ -148,7 +148,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/api/v4", HttpOnly: true,
+		Name: SessionCookie, Value: token, Path: operatorBase(r), HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(s.cfg.Sessions.TTL().Seconds()),
 	})
 	return writeJSON(w, http.StatusOK, operatorContext(&op))
@@ -163,6 +163,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/api/v4", HttpOnly: true, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: operatorBase(r), HttpOnly: true, MaxAge: -1})
 	return writeJSON(w, http.StatusOK, operatorContext(nil))
 }

@@ -114,27 +114,60 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request, c caller) error
 	return writeJSON(w, http.StatusOK, s.caseObject(&cs))
 }
 
+// The case list's paging: page counts from 0; size is at most maxCasesPageSize. The vendor's
+// SDK (getCases) sends neither, so defaultCasesPageSize is what its users see.
+const (
+	defaultCasesPageSize = 50
+	maxCasesPageSize     = 200
+)
+
+// Refusals of the case list's query parameters.
+var (
+	errPageInvalid = &opError{http.StatusBadRequest, "page", "invalid"}
+	errSizeInvalid = &opError{http.StatusBadRequest, "size", "invalid"}
+)
+
+// casesPage reads the case list's page and size query parameters; an absent or empty one
+// takes its default.
+func casesPage(r *http.Request) (page, size int, err error) {
+	q := r.URL.Query()
+	page, size = 0, defaultCasesPageSize
+	if v := q.Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 0 {
+			return 0, 0, errPageInvalid
+		}
+	}
+	if v := q.Get("size"); v != "" {
+		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > maxCasesPageSize {
+			return 0, 0, errSizeInvalid
+		}
+	}
+	return page, size, nil
+}
+
+// myCases lists one page of the caller's open cases, as the read model answered at the
+// request's arrival. Each listed case is then loaded from the log (one direct get each, at
+// most maxCasesPageSize), so that it shows its notes and data as of now.
 func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error {
+	page, size, err := casesPage(r)
+	if err != nil {
+		return err
+	}
 	minCases, minDir, err := s.positions(r.Context())
 	if err != nil {
 		return err
 	}
-	ids, err := s.cfg.Queries.AssignedOpen(r.Context(), c.operator.UserID, minCases, minDir)
+	ids, err := s.cfg.Queries.OperatorCases(r.Context(), c.operator.UserID, page, size, minCases, minDir)
 	if err != nil {
 		return err
 	}
 	out := make([]caseObject, 0, len(ids))
 	for _, id := range ids {
 		cs, err := s.cfg.Cases.Get(r.Context(), id)
-		if errors.Is(err, cases.ErrNotFound) {
-			continue
-		}
 		if err != nil {
 			return err
 		}
-		if cs.AssignedTo == c.operator.UserID && !cs.Final() {
-			out = append(out, s.caseObject(&cs))
-		}
+		out = append(out, s.caseObject(&cs))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"cases": out})
 }

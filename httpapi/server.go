@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -53,6 +54,9 @@ type Config struct {
 	Logger    *slog.Logger
 	// Registry receives the server's metrics; a new registry by default.
 	Registry *prometheus.Registry
+	// BasePath, if set, is a second base path of the operator API besides OperatorBase, such
+	// as /acme/api/v4 (see CheckBasePath).
+	BasePath string
 }
 
 // Server is the HTTP handler of both API surfaces.
@@ -61,6 +65,8 @@ type Server struct {
 	router  *mux.Router
 	log     *slog.Logger
 	metrics *metrics
+	// routes lists the router's path templates and their methods, for the Allow header.
+	routes []routeMethods
 }
 
 // NewServer returns a Server with every route registered.
@@ -83,8 +89,13 @@ func NewServer(cfg Config) *Server {
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
-	s.router.NotFoundHandler = s.surface(errRouteNotFound)
-	s.router.MethodNotAllowedHandler = s.surface(errMethodNotAllowed)
+	s.router.NotFoundHandler = http.HandlerFunc(s.unrouted)
+	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.unrouted)
+	routes, err := routeTable(s.router)
+	if err != nil {
+		panic(fmt.Sprintf("httpapi: route table: %v", err)) // a route this package registers is malformed
+	}
+	s.routes = routes
 	return s
 }
 
@@ -101,8 +112,11 @@ func (s *Server) surface(err error) http.Handler {
 	})
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. An operator API path under Config.BasePath or with a
+// trailing slash is served as the route it names (see route).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.router.ServeHTTP(w, s.route(r))
+}
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, "application/json", []byte(`{"status":"ok"}`+"\n"))

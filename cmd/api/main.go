@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/node"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	Demo          bool
 	// BcryptCost hashes bootstrap secrets; bcrypt's default unless set (tests lower it).
 	BcryptCost int
+	// BasePath is a second base path of the operator API besides /api/v4, such as
+	// /acme/api/v4 (httpapi.CheckBasePath); empty for none.
+	BasePath string
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
@@ -122,12 +126,18 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if err := boolean(&c.Projector, "projector", "CASESTREAM_PROJECTOR", "run the projector in this process"); err != nil {
 		return err
 	}
+	str(&c.BasePath, "base-path", "CASESTREAM_BASE_PATH", "a second base path of the operator API besides /api/v4, as the vendor's SDK builds it: /{client}/api/v4")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.Replicas < 1 {
 		return fmt.Errorf("-replicas must be at least 1")
+	}
+	if c.BasePath != "" {
+		if err := httpapi.CheckBasePath(c.BasePath); err != nil {
+			return fmt.Errorf("-base-path: %w", err)
+		}
 	}
 	return nil
 }
@@ -145,7 +155,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
-		BcryptCost: c.BcryptCost, Logger: m.Logger,
+		BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger,
 	})
 	if err != nil {
 		return err

@@ -234,3 +234,53 @@ func TestCheckBasePath(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRoute checks the operator API's path rewrite on any path: no panic; a rewritten path
+// is under /api/v4, one trailing slash shorter or moved from the base path, and rewriting it
+// again changes nothing.
+func FuzzRoute(f *testing.F) {
+	for _, p := range []string{"/api/v4/cases/", "/acme/api/v4/cases/", "/acme/api/v4", "/acme/api/v4/", "/api/v4//", "/acme/api/v4x", "/", "/app/agents/u/status"} {
+		f.Add(p)
+	}
+	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), BasePath: "/acme/api/v4"})
+	f.Fuzz(func(t *testing.T, path string) {
+		if !strings.HasPrefix(path, "/") {
+			path = "/" + path
+		}
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.Path = path
+		got := s.route(r)
+		if got.URL.Path == path {
+			return
+		}
+		if !hasBase(got.URL.Path, OperatorBase) {
+			t.Fatalf("%q: rewritten to %q, outside %s", path, got.URL.Path, OperatorBase)
+		}
+		if again := s.route(got); again.URL.Path != got.URL.Path {
+			t.Fatalf("%q: rewritten to %q, then to %q", path, got.URL.Path, again.URL.Path)
+		}
+		if r.URL.Path != path {
+			t.Fatalf("%q: the caller's request was changed to %q", path, r.URL.Path)
+		}
+	})
+}
+
+// FuzzCasesPage checks the case list's query parameters on any query: a page from 0 and a
+// size of 1 to maxCasesPageSize, or one of the two refusals.
+func FuzzCasesPage(f *testing.F) {
+	for _, q := range []string{"", "page=1&size=2", "page=-1", "size=0", "size=201", "page=x", "page=&size=", "page=1&page=2"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.URL.RawQuery = query
+		page, size, err := casesPage(r)
+		switch {
+		case err == errPageInvalid || err == errSizeInvalid:
+		case err != nil:
+			t.Fatalf("%q: got %v, want a refusal of page or size", query, err)
+		case page < 0 || size < 1 || size > maxCasesPageSize:
+			t.Fatalf("%q: got page %d size %d", query, page, size)
+		}
+	})
+}

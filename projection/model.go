@@ -536,12 +536,14 @@ func (m *Model) AssignedOpen(operatorID string) []int64 {
 // OperatorCases returns one page of the operator API's case list: the caseInstanceIds of
 // the open cases (neither Resolved nor Closed) that the operator opened, that are assigned to
 // the operator, or that are Waiting in one of the given groups (the operator's groups), each
-// once, newest first: by caseInstanceId descending, the order in which cases were opened.
-// Page counts from 0; a page past the end is empty.
+// once, newest first: by dateOpened descending, then by caseInstanceId descending (api
+// replicas allocate ids in blocks, so ids alone do not order cases opened on different
+// replicas). Page counts from 0; a page past the end is empty.
 func (m *Model) OperatorCases(operatorID string, groups []string, page, size int) []int64 {
 	if page < 0 || size < 1 {
 		return nil
 	}
+	type opened struct{ at, id int64 }
 	op := intern(operatorID)
 	m.mu.RLock()
 	ids := slices.Concat(m.opened[op], m.assigned[op])
@@ -552,17 +554,27 @@ func (m *Model) OperatorCases(operatorID string, groups []string, page, size int
 			}
 		}
 	}
+	list := make([]opened, 0, len(ids))
+	for _, id := range ids {
+		if c := m.cases[id]; c != nil {
+			list = append(list, opened{c.dateOpened, id})
+		}
+	}
 	m.mu.RUnlock()
-	slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
-	ids = slices.Compact(ids)
-	pages := len(ids) / size
-	if len(ids)%size != 0 {
+	slices.SortFunc(list, func(a, b opened) int { return cmp.Or(cmp.Compare(b.at, a.at), cmp.Compare(b.id, a.id)) })
+	list = slices.Compact(list)
+	pages := len(list) / size
+	if len(list)%size != 0 {
 		pages++
 	}
 	if page >= pages {
 		return []int64{}
 	}
-	return slices.Clone(ids[page*size : min((page+1)*size, len(ids))])
+	out := make([]int64, 0, min(size, len(list)-page*size))
+	for _, o := range list[page*size : min((page+1)*size, len(list))] {
+		out = append(out, o.id)
+	}
+	return out
 }
 
 // NextWaiting returns the caseInstanceIds of at most limit Waiting cases, oldest first by

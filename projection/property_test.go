@@ -345,7 +345,7 @@ func deref(r CaseRow) any {
 
 // checkOperatorCases compares the operator API's case list of agent, whole and page by page,
 // with the reference: open cases the agent opened, is assigned, or that wait in a group of the
-// agent's, newest first.
+// agent's, newest first (by dateOpened, then caseInstanceId).
 func (w *world) checkOperatorCases(m *Model, agent string, ids []int64) {
 	w.t.Helper()
 	var groups []string
@@ -363,7 +363,9 @@ func (w *world) checkOperatorCases(m *Model, agent string, ids []int64) {
 			want = append(want, id)
 		}
 	}
-	slices.Reverse(want)
+	slices.SortFunc(want, func(a, b int64) int {
+		return cmp.Or(w.cases[b].state.DateOpened.Compare(w.cases[a].state.DateOpened), cmp.Compare(b, a))
+	})
 	if got := m.OperatorCases(agent, groups, 0, MaxOperatorCases); !slices.Equal(got, want) && len(got)+len(want) > 0 {
 		w.fatalf("OperatorCases(%s): got %v, want %v", agent, got, want)
 	}

@@ -429,7 +429,7 @@ func (c *Client) AssignedOpen(ctx context.Context, operatorID string, minCases, 
 
 // OperatorCases asks for one page (from 0, of size 1 to MaxOperatorCases) of the
 // caseInstanceIds of the open cases the operator opened, is assigned, or that wait in one of
-// the operator's groups, newest first.
+// the operator's groups, newest first (see Model.OperatorCases).
 func (c *Client) OperatorCases(ctx context.Context, operatorID string, page, size int, minCases, minDir uint64) ([]int64, error) {
 	var resp CaseIDsResponse
 	err := c.requestJSON(ctx, EndpointOperatorCases, OperatorCasesRequest{MinSeqs{minCases, minDir}, operatorID, page, size}, &resp)

@@ -41,7 +41,7 @@ func (b *caseBody) caseData() (json.RawMessage, error) {
 
 // commentList is the comments member of a case body: an array whose elements are objects
 // with a description (what the vendor's SDK sends) or strings; a string alone is one
-// comment, and null none. Each comment becomes a note.
+// comment, and null none (so is a null element or description). Each comment becomes a note.
 type commentList []string
 
 // UnmarshalJSON implements json.Unmarshaler. Any other shape is a type error of the member.
@@ -66,6 +66,7 @@ func (l *commentList) UnmarshalJSON(b []byte) error {
 			Description *string `json:"description"`
 		}
 		switch {
+		case bytes.Equal(e, []byte("null")):
 		case json.Unmarshal(e, &one) == nil:
 			out = append(out, one)
 		case len(e) > 0 && e[0] == '{' && json.Unmarshal(e, &note) == nil:

@@ -163,8 +163,9 @@ func (CaseNoteAdded) EventType() string { return TypeCaseNoteAdded }
 // CaseUpdated records the operator API's update of what a case is about; only what changed
 // is set. ServiceTypeID and ServiceCategoryID change together: the type and its category.
 // CaseData, when set, replaces the case's custom fields. The case keeps its service, inbox
-// and queue. The update's status change and comments are written as the events of their own
-// (case.statusChanged, case.resolved, case.closed, case.noteAdded), after this one.
+// and queue. An update writes it only when the type or the custom fields change; its status
+// change and comments are events of their own (case.statusChanged, case.resolved,
+// case.closed, case.noteAdded), after it in the same append.
 type CaseUpdated struct {
 	ServiceTypeID     string          `json:"serviceTypeId,omitempty"`
 	ServiceCategoryID string          `json:"serviceCategoryId,omitempty"`

@@ -94,8 +94,8 @@ func (c *Case) Apply(at time.Time, ev events.Event) {
 		c.ContactEmail = e.ContactEmail
 		c.Resolution = e.Resolution
 		c.CaseData = e.CaseData
-		if e.Comments != "" {
-			c.Notes = append(c.Notes, Note{ID: 1, Description: e.Comments})
+		for _, n := range e.Comments {
+			c.Notes = append(c.Notes, Note{ID: n.NoteID, Description: n.Description})
 		}
 		c.DateOpened, c.StatusDate, c.ReferenceDate = at, at, at
 	case events.CaseAssigned:
@@ -126,6 +126,13 @@ func (c *Case) Apply(at time.Time, ev events.Event) {
 		c.DateClosed = at
 	case events.CaseNoteAdded:
 		c.Notes = append(c.Notes, Note{ID: e.NoteID, Description: e.Description})
+	case events.CaseUpdated:
+		if e.ServiceTypeID != "" {
+			c.ServiceTypeID, c.ServiceCategoryID = e.ServiceTypeID, e.ServiceCategoryID
+		}
+		if e.CaseData != nil {
+			c.CaseData = e.CaseData
+		}
 	}
 }
 
@@ -239,11 +246,15 @@ func (c *Case) AddNote(description string) ([]events.Event, error) {
 	if strings.TrimSpace(description) == "" {
 		return nil, ErrDescriptionMissing
 	}
-	next := 1
+	return []events.Event{events.CaseNoteAdded{NoteID: c.nextNoteID(), Description: description}}, nil
+}
+
+// nextNoteID returns the id of the case's next note.
+func (c *Case) nextNoteID() int {
 	if n := len(c.Notes); n > 0 {
-		next = c.Notes[n-1].ID + 1
+		return c.Notes[n-1].ID + 1
 	}
-	return []events.Event{events.CaseNoteAdded{NoteID: next, Description: description}}, nil
+	return 1
 }
 
 // StartService decides an agent's start-next on this case: it must be Waiting.

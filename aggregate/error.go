@@ -33,4 +33,22 @@ var (
 	ErrWrongStatus = &Error{"case", "wrongStatus"}
 	// ErrLockedByOther refuses acting on a case that another agent is serving.
 	ErrLockedByOther = &Error{"case", "lockedByAnotherUser"}
+	// ErrTypeNotAuthorized refuses opening a case of, or moving one to, a type the caller
+	// may not handle.
+	ErrTypeNotAuthorized = &Error{"typeCode", "isNotAuthorized"}
+)
+
+// The refusals spelled as the vendor SDK's error table spells them (ThalamusErrors.php),
+// so that its clients report the table's codes.
+var (
+	// ErrCategoryRequired: no category code (3101).
+	ErrCategoryRequired = &Error{"category", "CodeRequired"}
+	// ErrCategoryOrTypeInvalid: no type code, an unknown category or type, or a type of
+	// another category (3102).
+	ErrCategoryOrTypeInvalid = &Error{"categoryOrType", "InvalidCode"}
+	// ErrInitialStatus: a status the case may not be given (3103).
+	ErrInitialStatus = &Error{"caseStatus", "InitialStatusNotSelected"}
+	// ErrInitialResolution: a resolution the case may not be given (3104); a case takes a
+	// resolution only as it is or becomes Resolved.
+	ErrInitialResolution = &Error{"caseResolutionType", "InitialResolutionTypeNotSelected"}
 )

@@ -25,9 +25,11 @@ type OpenRequest struct {
 	Customer           *events.Customer
 	ContactPhoneNumber string
 	ContactEmail       string
-	Resolution         string
-	Comments           string
-	CaseData           json.RawMessage
+	// Resolution must be empty: a case opens unresolved.
+	Resolution string
+	// Comments become the case's first notes, numbered from 1; blank ones are skipped.
+	Comments []string
+	CaseData json.RawMessage
 }
 
 // errExists would mean an id was handed out twice; the allocator makes that impossible.
@@ -41,7 +43,14 @@ func (s *Service) Open(ctx context.Context, meta Meta, req OpenRequest) (aggrega
 		req.Status = events.StatusWaiting
 	case events.StatusWaiting, events.StatusPending:
 	default:
-		return aggregate.Case{}, aggregate.ErrStatusInvalid
+		return aggregate.Case{}, aggregate.ErrInitialStatus
+	}
+	if req.Resolution != "" {
+		return aggregate.Case{}, aggregate.ErrInitialResolution
+	}
+	var notes []events.Note
+	for i, d := range aggregate.Comments(req.Comments) {
+		notes = append(notes, events.Note{NoteID: i + 1, Description: d})
 	}
 	id, err := s.ids.NextCaseInstanceID(ctx)
 	if err != nil {
@@ -68,8 +77,7 @@ func (s *Service) Open(ctx context.Context, meta Meta, req OpenRequest) (aggrega
 		Customer:           req.Customer,
 		ContactPhoneNumber: req.ContactPhoneNumber,
 		ContactEmail:       req.ContactEmail,
-		Resolution:         req.Resolution,
-		Comments:           req.Comments,
+		Comments:           notes,
 		CaseData:           req.CaseData,
 	}
 	return s.execute(ctx, id, meta, func(c *aggregate.Case) ([]events.Event, error) {

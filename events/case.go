@@ -23,6 +23,7 @@ const (
 	TypeCaseResolved       = "case.resolved"
 	TypeCaseClosed         = "case.closed"
 	TypeCaseNoteAdded      = "case.noteAdded"
+	TypeCaseUpdated        = "case.updated"
 )
 
 // Ticket is the number a customer is called by: prefix from the service, number per unit and day.
@@ -39,8 +40,18 @@ type Customer struct {
 	DisplayName string `json:"displayName"`
 }
 
+// Note is a comment on a case as an event carries it. NoteID counts from 1 within the case.
+type Note struct {
+	NoteID      int    `json:"noteId"`
+	Description string `json:"description"`
+}
+
 // CaseOpened is the first event of every case. The case is Waiting in its service's inbox
-// unless Status says otherwise; AssignedGroup is its type's operator group, if any.
+// unless Status says otherwise; AssignedGroup is its type's operator group, if any. Comments
+// are the case's first notes, numbered from 1.
+//
+// Its data is at schema version 2: version 1 carried comments as one string, and Decode
+// returns such events as version 2 (a non-empty string becomes note 1).
 type CaseOpened struct {
 	CaseInstanceID     int64           `json:"caseInstanceId"`
 	CaseID             string          `json:"caseId"`
@@ -59,12 +70,31 @@ type CaseOpened struct {
 	ContactPhoneNumber string          `json:"contactPhoneNumber,omitempty"`
 	ContactEmail       string          `json:"contactEmail,omitempty"`
 	Resolution         string          `json:"resolution,omitempty"`
-	Comments           string          `json:"comments,omitempty"`
+	Comments           []Note          `json:"comments,omitempty"`
 	CaseData           json.RawMessage `json:"caseData,omitempty"`
 }
 
 // EventType implements Event.
 func (CaseOpened) EventType() string { return TypeCaseOpened }
+
+// SchemaVersion returns the schema version CaseOpened is written at.
+func (CaseOpened) SchemaVersion() int { return 2 }
+
+// caseOpenedV1 is the data of case.opened at schema version 1: comments were one string.
+type caseOpenedV1 struct {
+	CaseOpened
+	Comments string `json:"comments,omitempty"`
+}
+
+// upcast returns the event as version 2 reads it.
+func (v caseOpenedV1) upcast() CaseOpened {
+	out := v.CaseOpened
+	out.Comments = nil
+	if v.Comments != "" {
+		out.Comments = []Note{{NoteID: 1, Description: v.Comments}}
+	}
+	return out
+}
 
 // Assignment is who a case is assigned to: an operator (by userId), a group (by name), or
 // neither.
@@ -130,6 +160,21 @@ type CaseNoteAdded struct {
 // EventType implements Event.
 func (CaseNoteAdded) EventType() string { return TypeCaseNoteAdded }
 
+// CaseUpdated records the operator API's update of what a case is about; only what changed
+// is set. ServiceTypeID and ServiceCategoryID change together: the type and its category.
+// CaseData, when set, replaces the case's custom fields. The case keeps its service, inbox
+// and queue. An update writes it only when the type or the custom fields change; its status
+// change and comments are events of their own (case.statusChanged, case.resolved,
+// case.closed, case.noteAdded), after it in the same append.
+type CaseUpdated struct {
+	ServiceTypeID     string          `json:"serviceTypeId,omitempty"`
+	ServiceCategoryID string          `json:"serviceCategoryId,omitempty"`
+	CaseData          json.RawMessage `json:"caseData,omitempty"`
+}
+
+// EventType implements Event.
+func (CaseUpdated) EventType() string { return TypeCaseUpdated }
+
 func init() {
 	register[CaseOpened]()
 	register[CaseAssigned]()
@@ -138,4 +183,6 @@ func init() {
 	register[CaseResolved]()
 	register[CaseClosed]()
 	register[CaseNoteAdded]()
+	register[CaseUpdated]()
+	registerOlder(1, caseOpenedV1.upcast)
 }

@@ -13,8 +13,23 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// SchemaVersion is the version of every event type this package writes.
+// SchemaVersion is the schema version this package writes an event type at, unless the
+// type's data has changed since: such a type says its own version with a SchemaVersion
+// method (CaseOpened is at 2). docs/events.md lists every type's version.
 const SchemaVersion = 1
+
+// versioned is an event type whose data changed after schema version 1.
+type versioned interface {
+	SchemaVersion() int
+}
+
+// VersionOf returns the schema version ev is written at.
+func VersionOf(ev Event) int {
+	if v, ok := ev.(versioned); ok {
+		return v.SchemaVersion()
+	}
+	return SchemaVersion
+}
 
 // Stream names and the headers every event carries.
 const (
@@ -80,7 +95,7 @@ func Wrap(m Meta, ev Event) (Envelope, error) {
 	return Envelope{
 		ID:            m.ID,
 		Type:          ev.EventType(),
-		SchemaVersion: SchemaVersion,
+		SchemaVersion: VersionOf(ev),
 		Subject:       m.Subject,
 		OccurredAt:    m.OccurredAt.UTC().Truncate(time.Millisecond),
 		Actor:         m.Actor,
@@ -93,9 +108,10 @@ func Wrap(m Meta, ev Event) (Envelope, error) {
 // Consumers should skip such events: later schema versions may add types.
 var ErrUnknownType = errors.New("events: unknown event type")
 
-// Decode returns the typed data of env.
+// Decode returns the typed data of env. Data written at an older schema version of its type
+// is returned as the current version reads it (upcast), so that readers fold one shape.
 func Decode(env Envelope) (Event, error) {
-	f, ok := registry[env.Type]
+	f, ok := decoderOf(env.Type, env.SchemaVersion)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, env.Type)
 	}
@@ -126,7 +142,7 @@ func Unmarshal(body []byte) (Envelope, error) {
 // Decode would fail (an unknown type, data that does not decode); err is Unmarshal's.
 func UnmarshalEvent(body []byte) (env Envelope, ev Event, err error) {
 	var w wireEnvelope
-	w.Data.typ, w.Data.body = &w.Type, body
+	w.Data.typ, w.Data.version, w.Data.body = &w.Type, &w.SchemaVersion, body
 	if err := jsonv2.Unmarshal(body, &w); err != nil || w.Data.failed {
 		// Not an envelope, or data that does not decode as its type: the two passes decide
 		// what is kept and what the error is.
@@ -139,8 +155,8 @@ func UnmarshalEvent(body []byte) (env Envelope, ev Event, err error) {
 	}
 	env = w.Envelope
 	env.Data = w.Data.raw
-	if w.Data.ev == nil && w.Data.raw != nil {
-		w.Data.ev, _ = Decode(env) // the data came before the type
+	if (w.Data.ev == nil && w.Data.raw != nil) || (w.Data.ev != nil && w.Data.decodedAt != env.SchemaVersion) {
+		w.Data.ev, _ = Decode(env) // the data came before the type or the schema version
 	}
 	return env, w.Data.ev, nil
 }
@@ -155,16 +171,19 @@ type wireEnvelope struct {
 // typedData is an envelope's data member: its bytes as they stand in the body and, when
 // the envelope's type came before it, its decoded event.
 type typedData struct {
-	typ    *string // the envelope's type, as decoded so far
-	body   []byte  // the whole message body
-	raw    json.RawMessage
-	ev     Event
-	failed bool // the data did not decode as its type
+	typ       *string // the envelope's type, as decoded so far
+	version   *int    // the envelope's schema version, as decoded so far
+	decodedAt int     // the schema version ev was decoded as
+	body      []byte  // the whole message body
+	raw       json.RawMessage
+	ev        Event
+	failed    bool // the data did not decode as its type
 }
 
 func (t *typedData) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	start := dec.InputOffset()
-	f, ok := registry[*t.typ]
+	t.decodedAt = *t.version
+	f, ok := decoderOf(*t.typ, t.decodedAt)
 	if !ok || dec.PeekKind() == 'n' {
 		raw, err := dec.ReadValue()
 		if err != nil {
@@ -189,22 +208,54 @@ type decoder struct {
 	from  func(*jsontext.Decoder) (Event, error)
 }
 
-// registry maps an event type to the decoder of its data. Decoded events are values, as
-// the aggregates produce them.
+// registry maps an event type to the decoder of its data at its current schema version.
+// Decoded events are values, as the aggregates produce them.
 var registry = map[string]decoder{}
+
+// typeVersion names one schema version of an event type.
+type typeVersion struct {
+	typ     string
+	version int
+}
+
+// older maps the older schema versions of event types to decoders that upcast their data
+// to the current version.
+var older = map[typeVersion]decoder{}
+
+// decoderOf returns the decoder of the data of typ written at the given schema version.
+// Versions without a decoder of their own (the current one, and any newer one a later
+// writer may use) are decoded as the current version.
+func decoderOf(typ string, version int) (decoder, bool) {
+	if f, ok := older[typeVersion{typ, version}]; ok {
+		return f, true
+	}
+	f, ok := registry[typ]
+	return f, ok
+}
 
 func register[T Event]() {
 	var zero T
-	registry[zero.EventType()] = decoder{
+	registry[zero.EventType()] = decoderFor(func(v T) T { return v })
+}
+
+// registerOlder registers the decoder of an older schema version of T's data, whose shape
+// is O, and the function that upcasts it.
+func registerOlder[O any, T Event](version int, upcast func(O) T) {
+	var zero T
+	older[typeVersion{zero.EventType(), version}] = decoderFor(upcast)
+}
+
+func decoderFor[O any, T Event](upcast func(O) T) decoder {
+	return decoder{
 		bytes: func(b []byte) (Event, error) {
-			var v T
+			var v O
 			err := jsonv2.Unmarshal(b, &v)
-			return v, err
+			return upcast(v), err
 		},
 		from: func(dec *jsontext.Decoder) (Event, error) {
-			var v T
+			var v O
 			err := jsonv2.UnmarshalDecode(dec, &v)
-			return v, err
+			return upcast(v), err
 		},
 	}
 }

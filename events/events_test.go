@@ -21,7 +21,7 @@ var samples = []Event{
 		ServiceID: "s1", UnitID: "u1", InboxID: "i1", Status: StatusWaiting, AssignedGroup: "Tier 2",
 		Ticket: Ticket{Prefix: "A", Number: 7}, Channel: "FaceToFace", EntryMode: "WalkIn", Language: "en",
 		Customer: &Customer{DataTableID: "crm", RecordID: "r-9", DisplayName: "Jane Roe"}, ContactPhoneNumber: "+15550100",
-		ContactEmail: "jane@example.com", Resolution: "", Comments: "first visit", CaseData: json.RawMessage(`{"branch":"north"}`),
+		ContactEmail: "jane@example.com", Resolution: "", Comments: []Note{{NoteID: 1, Description: "first visit"}, {NoteID: 2, Description: "a/b \u00e9"}}, CaseData: json.RawMessage(`{"branch":"north"}`),
 	},
 	CaseAssigned{To: Assignment{OperatorID: "op-2"}, Previous: Assignment{GroupName: "Tier 2"}, Status: StatusActive},
 	CaseServiceStarted{AgentID: "op-3", WorkstationID: "desk-4"},
@@ -29,6 +29,7 @@ var samples = []Event{
 	CaseResolved{From: StatusPending, Resolution: "card replaced"},
 	CaseClosed{From: StatusResolved},
 	CaseNoteAdded{NoteID: 2, Description: "called back"},
+	CaseUpdated{ServiceTypeID: "t2", ServiceCategoryID: "c2", CaseData: json.RawMessage(`{"branch":"south"}`)},
 	Unit{UnitID: "u1", Name: "Downtown Branch"},
 	Inbox{InboxID: "i1", UnitID: "u1", Name: "Front Desk", ColorCode: "#1E88E5"},
 	Workspace{WorkspaceID: "w1", UnitID: "u1", Name: "Counter", Description: "walk-ins", InboxIDs: []string{"i1"}, StartNextBehavior: StartNextAuto},
@@ -110,6 +111,67 @@ func normal(ev Event) string {
 	return string(b)
 }
 
+// TestCaseOpenedV1 reads case.opened as schema version 1 wrote it (the golden file holds
+// what the version 1 encoder wrote for the sample): it decodes as version 2, its comments
+// string as note 1, whichever decoder reads it and wherever the schema version stands.
+func TestCaseOpenedV1(t *testing.T) {
+	v1, err := os.ReadFile(filepath.Join("testdata", "case.opened.v1.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := samples[0].(CaseOpened)
+	want.Comments = []Note{{NoteID: 1, Description: "first visit"}}
+	// The schema version moved after the data: the one-pass decoder meets the data first.
+	late := bytes.Replace(v1, []byte(`"schemaVersion": 1,`), nil, 1)
+	late = bytes.Replace(late, []byte(`"correlationId": "corr-1",`), []byte(`"correlationId": "corr-1", "schemaVersion": 1,`), 1)
+	if bytes.Equal(late, v1) {
+		t.Fatal("the golden file does not hold a schema version 1 envelope")
+	}
+	noComments := bytes.Replace(v1, []byte(`"comments": "first visit",`), nil, 1)
+	for name, body := range map[string][]byte{"as written": v1, "version after data": late, "no comments": noComments} {
+		t.Run(name, func(t *testing.T) {
+			want := want
+			if name == "no comments" {
+				want.Comments = nil
+			}
+			env, err := Unmarshal(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.SchemaVersion != 1 {
+				t.Fatalf("schemaVersion: got %d, want 1", env.SchemaVersion)
+			}
+			ev, err := Decode(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := ev.(CaseOpened); !ok || normal(got) != normal(want) || len(got.Comments) != len(want.Comments) {
+				t.Errorf("Decode: got %s, want %s", normal(ev), normal(want))
+			}
+			_, ev, err = UnmarshalEvent(body)
+			if got, ok := ev.(CaseOpened); err != nil || !ok || normal(got) != normal(want) {
+				t.Errorf("UnmarshalEvent: got %s, %v; want %s", normal(ev), err, normal(want))
+			}
+		})
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	for _, ev := range samples {
+		want := 1
+		if ev.EventType() == TypeCaseOpened {
+			want = 2
+		}
+		env, err := Wrap(Meta{ID: "id", Subject: "cases.1"}, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env.SchemaVersion != want {
+			t.Errorf("%s written at version %d, want %d", ev.EventType(), env.SchemaVersion, want)
+		}
+	}
+}
+
 func TestDecodeUnknownType(t *testing.T) {
 	_, err := Decode(Envelope{Type: "case.teleported", Data: json.RawMessage(`{}`)})
 	if !errors.Is(err, ErrUnknownType) {
@@ -188,6 +250,11 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		`{"type":"case.assigned","extra":[1,{"a":null}],"data" : {"to":{"groupName":"T"}} }`,
 		`{"type":"case.assigned","data":{"to":5}}`,
 		`{"type":"case.opened","data":null}`,
+		`{"type":"case.opened","schemaVersion":1,"data":{"caseInstanceId":3,"comments":"first"}}`,
+		`{"type":"case.opened","data":{"caseInstanceId":3,"comments":"first"},"schemaVersion":1}`,
+		`{"type":"case.opened","schemaVersion":1,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]}}`,
+		`{"type":"case.opened","schemaVersion":2,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]},"schemaVersion":1}`,
+		`{"type":"case.opened","schemaVersion":7,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]}}`,
 		`{"type":"no.such","data":{"a":1}}`,
 		`{"type":"case.closed","data":{"from":"Resolved"},"data":{}}`,
 		`{"Type":"case.closed","data":{"from":"Resolved"}}`,

@@ -29,12 +29,6 @@ var (
 	errPrincipalMissing   = &opError{http.StatusBadRequest, "principal", "missing"}
 	errPasswordMissing    = &opError{http.StatusBadRequest, "password", "missing"}
 	errSigninInvalid      = &opError{http.StatusUnauthorized, "signin", "invalidCredentials"}
-	errCategoryRequired   = &opError{http.StatusBadRequest, "categoryCode", "CodeRequired"}
-	errTypeRequired       = &opError{http.StatusBadRequest, "typeCode", "CodeRequired"}
-	errCategoryInvalid    = &opError{http.StatusBadRequest, "categoryCode", "InvalidCode"}
-	errTypeInvalid        = &opError{http.StatusBadRequest, "typeCode", "InvalidCode"}
-	errTypeNotAuthorized  = &opError{http.StatusBadRequest, "typeCode", "isNotAuthorized"}
-	errOpenStatusInvalid  = &opError{http.StatusBadRequest, "status", "invalid"}
 	errCaseDataInvalid    = &opError{http.StatusBadRequest, "caseData", "invalid"}
 	errIdempotencyKeyLong = &opError{http.StatusBadRequest, "idempotencyKey", "invalid"}
 )

@@ -29,6 +29,7 @@ func (s *Server) registerOperatorRoutes(r *mux.Router) {
 	r.HandleFunc("/cases", s.operator(s.authed(s.createCase))).Methods(http.MethodPost)
 	r.HandleFunc("/cases", s.operator(s.authed(s.myCases))).Methods(http.MethodGet)
 	r.HandleFunc("/cases/{caseInstanceId}", s.operator(s.authed(s.getCase))).Methods(http.MethodGet)
+	r.HandleFunc("/cases/{caseInstanceId}", s.operator(s.authed(s.updateCase))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/assignment", s.operator(s.authed(s.assign))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/transitions", s.operator(s.authed(s.transition))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/notes", s.operator(s.authed(s.addNote))).Methods(http.MethodPost)

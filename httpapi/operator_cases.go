@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -15,52 +16,136 @@ import (
 	"github.com/casestream/casestream/events"
 )
 
-func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) error {
-	var body struct {
-		CategoryCode string          `json:"categoryCode"`
-		TypeCode     string          `json:"typeCode"`
-		Status       string          `json:"status"`
-		Resolution   string          `json:"resolution"`
-		Comments     string          `json:"comments"`
-		CaseData     json.RawMessage `json:"caseData"`
+// caseBody is the body of the create and update calls as the vendor's SDK sends them: null
+// for what is not chosen, comments as an array.
+type caseBody struct {
+	CategoryCode string          `json:"categoryCode"`
+	TypeCode     string          `json:"typeCode"`
+	Status       string          `json:"status"`
+	Resolution   string          `json:"resolution"`
+	Comments     commentList     `json:"comments"`
+	CaseData     json.RawMessage `json:"caseData"`
+}
+
+// caseData returns the body's custom fields, compacted: nil when absent or null, and
+// errCaseDataInvalid unless an object.
+func (b *caseBody) caseData() (json.RawMessage, error) {
+	if len(b.CaseData) == 0 || bytes.Equal(b.CaseData, []byte("null")) {
+		return nil, nil
 	}
+	if b.CaseData[0] != '{' {
+		return nil, errCaseDataInvalid
+	}
+	return compactJSON(b.CaseData), nil
+}
+
+// commentList is the comments member of a case body: an array whose elements are objects
+// with a description (what the vendor's SDK sends) or strings; a string alone is one
+// comment, and null none (so is a null element or description). Each comment becomes a note.
+type commentList []string
+
+// UnmarshalJSON implements json.Unmarshaler. Any other shape is a type error of the member.
+func (l *commentList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*l = nil
+		return nil
+	}
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*l = commentList{one}
+		return nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return commentsTypeError(b)
+	}
+	out := make(commentList, 0, len(elems))
+	for _, e := range elems {
+		var note struct {
+			Description *string `json:"description"`
+		}
+		switch {
+		case bytes.Equal(e, []byte("null")):
+		case json.Unmarshal(e, &one) == nil:
+			out = append(out, one)
+		case len(e) > 0 && e[0] == '{' && json.Unmarshal(e, &note) == nil:
+			if note.Description != nil {
+				out = append(out, *note.Description)
+			}
+		default:
+			return commentsTypeError(e)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// commentsTypeError describes a comments member, or one of its elements, of the wrong JSON
+// type; encoding/json adds the member's name.
+func commentsTypeError(v []byte) error {
+	kind := map[byte]string{'{': "object", '[': "array", '"': "string", 't': "bool", 'f': "bool", 'n': "null"}[v[0]]
+	if kind == "" {
+		kind = "number"
+	}
+	return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[commentList]()}
+}
+
+func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) error {
+	var body caseBody
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
-	switch {
-	case body.CategoryCode == "":
-		return errCategoryRequired
-	case body.TypeCode == "":
-		return errTypeRequired
-	}
-	cat, ok := s.cfg.Directory.ServiceCategoryByCode(body.CategoryCode)
-	if !ok {
-		return errCategoryInvalid
-	}
-	st, ok := s.cfg.Directory.ServiceTypeByCode(body.TypeCode)
-	if !ok || st.ServiceCategoryID != cat.ServiceCategoryID {
-		return errTypeInvalid
+	st, err := aggregate.ServiceTypeOf(s.cfg.Directory, body.CategoryCode, body.TypeCode)
+	if err != nil {
+		return err
 	}
 	if !aggregate.MayHandle(c.operator, st.Code) {
-		return errTypeNotAuthorized
+		return aggregate.ErrTypeNotAuthorized
 	}
 	svc, ok := s.cfg.Directory.Service(st.DefaultServiceID)
 	if !ok {
-		return errTypeInvalid
+		return aggregate.ErrCategoryOrTypeInvalid
 	}
-	if len(body.CaseData) > 0 && !bytes.Equal(body.CaseData, []byte("null")) && body.CaseData[0] != '{' {
-		return errCaseDataInvalid
-	}
-	if bytes.Equal(body.CaseData, []byte("null")) {
-		body.CaseData = nil
+	caseData, err := body.caseData()
+	if err != nil {
+		return err
 	}
 	cs, err := s.cfg.Cases.Open(r.Context(), s.meta(r, c), cases.OpenRequest{
 		ServiceType: st, Service: svc, Status: body.Status, Channel: "Chat",
-		Resolution: body.Resolution, Comments: body.Comments, CaseData: compactJSON(body.CaseData),
+		Resolution: body.Resolution, Comments: body.Comments, CaseData: caseData,
 	})
-	if errors.Is(err, aggregate.ErrStatusInvalid) {
-		return errOpenStatusInvalid
+	if err != nil {
+		return err
 	}
+	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
+}
+
+func (s *Server) updateCase(w http.ResponseWriter, r *http.Request, c caller) error {
+	var body caseBody
+	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	caseData, err := body.caseData()
+	if err != nil {
+		return err
+	}
+	req := aggregate.UpdateRequest{
+		CategoryCode: body.CategoryCode, TypeCode: body.TypeCode, Status: body.Status,
+		Resolution: body.Resolution, Comments: body.Comments, CaseData: caseData,
+	}
+	// The body's checks come before the case's, even for an id that cannot be one.
+	var none aggregate.Case
+	if _, err := none.Update(s.cfg.Directory, s.cfg.Directory, c.operator, req); !errors.Is(err, aggregate.ErrCaseInvalidID) {
+		return err
+	}
+	id, err := caseInstanceID(r)
+	if err != nil {
+		return err
+	}
+	cs, err := s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
+		return cs.Update(s.cfg.Directory, s.cfg.Directory, c.operator, req)
+	})
 	if err != nil {
 		return err
 	}

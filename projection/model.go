@@ -204,6 +204,10 @@ func (m *Model) Apply(r eventstore.Record) {
 	case events.CaseClosed:
 		c.setStatus(events.StatusClosed, at)
 		c.lockedBy = empty
+	case events.CaseUpdated:
+		if e.ServiceTypeID != "" {
+			c.serviceType, c.category = intern(e.ServiceTypeID), intern(e.ServiceCategoryID)
+		}
 	}
 	m.reindex(c, before, r.Seq)
 	if after := m.keys(c); before.inActive || after.inActive {

@@ -97,6 +97,24 @@ func TestActiveCasesRow(t *testing.T) {
 	}
 }
 
+// TestCaseUpdatedRetypes checks that an update of a case's type shows in its row, and that
+// one of its custom fields alone changes nothing the listing holds.
+func TestCaseUpdatedRetypes(t *testing.T) {
+	m := NewModel()
+	f := newFeed(t, m)
+	f.apply(7, opened(7, "u1", "in1", ""))
+	f.apply(7, events.CaseServiceStarted{AgentID: "a"})
+	f.apply(7, events.CaseUpdated{CaseData: json.RawMessage(`{"k":1}`)})
+	if rows := m.ActiveCases("a", "u1"); len(rows) != 1 || rows[0].ServiceTypeID != "type-1" || rows[0].ServiceCategoryID != "cat-1" {
+		t.Fatalf("after a custom fields update: got %+v, want type-1 in cat-1", rows)
+	}
+	f.apply(7, events.CaseUpdated{ServiceTypeID: "type-2", ServiceCategoryID: "cat-2"})
+	rows := m.ActiveCases("a", "u1")
+	if len(rows) != 1 || rows[0].ServiceTypeID != "type-2" || rows[0].ServiceCategoryID != "cat-2" {
+		t.Fatalf("after a type update: got %+v, want type-2 in cat-2", rows)
+	}
+}
+
 func TestApplySequence(t *testing.T) {
 	m := NewModel()
 	r1 := caseRecord(t, 5, 1, t0, opened(1, "u1", "in1", ""))

@@ -82,7 +82,7 @@ signs in with HTTP Basic on each call, or once with /signin and a cookie:
     '{base}/api/v4/signin?touchpoint={tp}&token={token}'
 
   curl -s -b cookies.txt -H 'Content-Type: application/json' \
-    -d '{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","comments":"card swallowed by ATM"}' \
+    -d '{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","comments":[{"description":"card swallowed by ATM"}]}' \
     '{base}/api/v4/cases?touchpoint={tp}&token={token}'
 
   curl -s -X PUT -u '{op}:{pw}' -H 'Thalamus-Touchpoint: {tp}' -H 'Thalamus-Token: {token}' \

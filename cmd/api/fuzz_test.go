@@ -24,6 +24,10 @@ func FuzzOperatorAPI(f *testing.F) {
 		{"notes", "1", jsonCT, `{"description":`},
 		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","caseData":[1]}`},
 		{"cases", "", "application/json; charset=\"", `{}`},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null,"comments":[{"description":"a\/b"}]}`},
+		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Resolved","resolution":"x","caseData":{"a":1},"comments":[{"description":"d"},"e"]}`},
+		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","comments":[{"description":7}]}`},
+		{"update", "x", jsonCT, `{"comments":"one"}`},
 	} {
 		f.Add(s.call, s.id, s.ct, s.body)
 	}
@@ -38,6 +42,8 @@ func FuzzOperatorAPI(f *testing.F) {
 			method = "POST"
 		case "cases":
 			path, method = "/api/v4/cases", "POST"
+		case "update":
+			path = "/api/v4/cases/" + url.PathEscape(id)
 		}
 		r := req{method: method, path: path + "?" + tpQuery, body: body, contentType: ct, basic: [2]string{alice, alicePW}}
 		if body == "" {

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/node"
 )
 
@@ -54,6 +55,8 @@ type Config struct {
 	DirectoryFile string
 	Projector     bool
 	Demo          bool
+	// MaxAttachmentBytes limits one file attached to a case.
+	MaxAttachmentBytes int64
 	// BcryptCost hashes bootstrap secrets; bcrypt's default unless set (tests lower it).
 	BcryptCost int
 }
@@ -71,7 +74,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true},
+		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Stdout: os.Stdout,
 	}
@@ -122,12 +125,23 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if err := boolean(&c.Projector, "projector", "CASESTREAM_PROJECTOR", "run the projector in this process"); err != nil {
 		return err
 	}
+	if v := getenv("CASESTREAM_MAX_ATTACHMENT_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("CASESTREAM_MAX_ATTACHMENT_BYTES: %w", err)
+		}
+		c.MaxAttachmentBytes = n
+	}
+	fs.Int64Var(&c.MaxAttachmentBytes, "max-attachment-bytes", c.MaxAttachmentBytes, "largest file accepted as a case attachment, in bytes (CASESTREAM_MAX_ATTACHMENT_BYTES)")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if c.Replicas < 1 {
 		return fmt.Errorf("-replicas must be at least 1")
+	}
+	if c.MaxAttachmentBytes < 1 {
+		return fmt.Errorf("-max-attachment-bytes must be at least 1")
 	}
 	return nil
 }
@@ -145,7 +159,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
-		BcryptCost: c.BcryptCost, Logger: m.Logger,
+		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, Logger: m.Logger,
 	})
 	if err != nil {
 		return err

@@ -144,7 +144,7 @@ func (CaseNoteEdited) EventType() string { return TypeCaseNoteEdited }
 
 // CaseFileAttached attaches a file to a case. The event holds only the file's metadata; its
 // bytes are the object named FileID in the object store bucket CASESTREAM_FILES. Digest is
-// the object store's digest of the bytes, "SHA-256=" and the unpadded base64url SHA-256.
+// the object store's digest of the bytes, "SHA-256=" and the base64url (padded) SHA-256.
 // Who attached it and when are the envelope's actor and occurredAt.
 type CaseFileAttached struct {
 	FileID      string `json:"fileId"`

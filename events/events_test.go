@@ -30,7 +30,7 @@ var samples = []Event{
 	CaseClosed{From: StatusResolved},
 	CaseNoteAdded{NoteID: 2, Description: "called back"},
 	CaseNoteEdited{NoteID: 2, Description: "called back twice"},
-	CaseFileAttached{FileID: "3f2a9c4e-1b7d-4e8a-9c0f-5d6e7a8b9c01", Name: "passport.pdf", Size: 5242880, ContentType: "application/pdf", Digest: "SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"},
+	CaseFileAttached{FileID: "3f2a9c4e-1b7d-4e8a-9c0f-5d6e7a8b9c01", Name: "passport.pdf", Size: 5242880, ContentType: "application/pdf", Digest: "SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU="},
 	CaseFileRemoved{FileID: "3f2a9c4e-1b7d-4e8a-9c0f-5d6e7a8b9c01"},
 	Unit{UnitID: "u1", Name: "Downtown Branch"},
 	Inbox{InboxID: "i1", UnitID: "u1", Name: "Front Desk", ColorCode: "#1E88E5"},

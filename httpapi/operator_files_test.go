@@ -3,9 +3,13 @@ package httpapi
 import (
 	"encoding/json"
 	"mime"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/casestream/casestream/events"
 )
 
 func TestFileName(t *testing.T) {
@@ -74,4 +78,37 @@ func FuzzUploadNames(f *testing.F) {
 		}
 		_ = noteID(json.RawMessage(s))
 	})
+}
+
+// TestFileIDFromIdempotencyKey: a retried upload with the same key writes the same object
+// (and so its event, deduplicated by the case's rule, once); anything else is a new file.
+func TestFileIDFromIdempotencyKey(t *testing.T) {
+	var s Server
+	c := caller{touchpoint: "kiosk", operator: events.Operator{UserID: "u1"}}
+	req := func(key string) *http.Request {
+		r := httptest.NewRequest("POST", "/api/v4/cases/7/files", nil)
+		if key != "" {
+			r.Header.Set("Idempotency-Key", key)
+		}
+		return r
+	}
+	first := s.fileID(req("k1"), c, 7)
+	if again := s.fileID(req("k1"), c, 7); again != first {
+		t.Fatalf("same key: got %s, want %s", again, first)
+	}
+	other := c
+	other.operator.UserID = "u2"
+	for name, got := range map[string]string{
+		"another key":      s.fileID(req("k2"), c, 7),
+		"another case":     s.fileID(req("k1"), c, 8),
+		"another operator": s.fileID(req("k1"), other, 7),
+		"no key":           s.fileID(req(""), c, 7),
+	} {
+		if got == first {
+			t.Errorf("%s: got the first request's id %s", name, got)
+		}
+	}
+	if a, b := s.fileID(req(""), c, 7), s.fileID(req(""), c, 7); a == b {
+		t.Errorf("two uploads without a key: got the same id %s", a)
+	}
 }

@@ -350,3 +350,30 @@ func TestDeleteThenDownload(t *testing.T) {
 		t.Fatalf("the removed file's object: got %v, want %v", err, jetstream.ErrObjectNotFound)
 	}
 }
+
+func TestMaxAttachmentBytesFlag(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    int64
+		wantErr bool
+	}{
+		{"default", nil, nil, files.DefaultMaxBytes, false},
+		{"environment", nil, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "2048"}, 2048, false},
+		{"flag wins", []string{"-max-attachment-bytes", "4096"}, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "2048"}, 4096, false},
+		{"not a number", nil, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "10MiB"}, 0, true},
+		{"zero", []string{"-max-attachment-bytes", "0"}, nil, 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && m.Config.MaxAttachmentBytes != tt.want {
+				t.Fatalf("got %d, want %d", m.Config.MaxAttachmentBytes, tt.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,17 @@ type Note struct {
 	Description string
 }
 
+// Attachment is a file attached to a case: its metadata, as the case's events carry it. The
+// bytes are in the object store, under FileID.
+type Attachment struct {
+	FileID      string
+	Name        string
+	Size        int64
+	ContentType string
+	Digest      string
+	AttachedAt  time.Time
+}
+
 // Case is the state of one case, folded from its events. The zero Case is a case that does
 // not exist yet.
 type Case struct {
@@ -39,6 +50,7 @@ type Case struct {
 	Resolution         string
 	WorkstationID      string
 	Notes              []Note
+	Attachments        []Attachment
 	CaseData           json.RawMessage
 	DateOpened         time.Time
 	StatusDate         time.Time
@@ -61,6 +73,7 @@ func (c *Case) Final() bool {
 func (c *Case) Clone() Case {
 	out := *c
 	out.Notes = slices.Clone(c.Notes)
+	out.Attachments = slices.Clone(c.Attachments)
 	if c.Customer != nil {
 		cu := *c.Customer
 		out.Customer = &cu
@@ -132,6 +145,18 @@ func (c *Case) Apply(at time.Time, ev events.Event) {
 		}
 		if e.CaseData != nil {
 			c.CaseData = e.CaseData
+		}
+	case events.CaseNoteEdited:
+		if i := c.noteIndex(e.NoteID); i >= 0 {
+			c.Notes[i].Description = e.Description
+		}
+	case events.CaseFileAttached:
+		c.Attachments = append(c.Attachments, Attachment{
+			FileID: e.FileID, Name: e.Name, Size: e.Size, ContentType: e.ContentType, Digest: e.Digest, AttachedAt: at,
+		})
+	case events.CaseFileRemoved:
+		if i := c.AttachmentIndex(e.FileID); i >= 0 {
+			c.Attachments = slices.Delete(c.Attachments, i, i+1)
 		}
 	}
 }
@@ -275,4 +300,65 @@ func (c *Case) Resolve(agentID string) ([]events.Event, error) {
 		return nil, ErrLockedByOther
 	}
 	return []events.Event{events.CaseResolved{From: c.Status}}, nil
+}
+
+func (c *Case) noteIndex(id int) int {
+	return slices.IndexFunc(c.Notes, func(n Note) bool { return n.ID == id })
+}
+
+// AttachmentIndex returns the index in Attachments of the file with the given id, or -1.
+func (c *Case) AttachmentIndex(fileID string) int {
+	return slices.IndexFunc(c.Attachments, func(a Attachment) bool { return a.FileID == fileID })
+}
+
+// AcceptsChanges refuses changes to a Closed case, the final status: its notes and files
+// are as they were when it closed.
+func (c *Case) AcceptsChanges() error {
+	if c.Status == events.StatusClosed {
+		return ErrAlreadyClosed
+	}
+	return nil
+}
+
+// EditNote decides replacing the description of the note with the given id. The rules, first
+// failure wins: a blank description, no such note, a Closed case. The note's current
+// description returns no event.
+func (c *Case) EditNote(noteID int, description string) ([]events.Event, error) {
+	if strings.TrimSpace(description) == "" {
+		return nil, ErrDescriptionMissing
+	}
+	i := c.noteIndex(noteID)
+	if noteID <= 0 || i < 0 {
+		return nil, ErrNoteInvalidID
+	}
+	if err := c.AcceptsChanges(); err != nil {
+		return nil, err
+	}
+	if c.Notes[i].Description == description {
+		return nil, nil
+	}
+	return []events.Event{events.CaseNoteEdited{NoteID: noteID, Description: description}}, nil
+}
+
+// AttachFile decides attaching a stored file. A file already attached returns no event, so
+// that a retried upload under the same file id attaches it once.
+func (c *Case) AttachFile(f events.CaseFileAttached) ([]events.Event, error) {
+	if err := c.AcceptsChanges(); err != nil {
+		return nil, err
+	}
+	if c.AttachmentIndex(f.FileID) >= 0 {
+		return nil, nil
+	}
+	return []events.Event{f}, nil
+}
+
+// RemoveFile decides removing an attached file: it must be attached, and the case not Closed.
+func (c *Case) RemoveFile(fileID string) ([]events.Event, error) {
+	if c.AttachmentIndex(fileID) < 0 {
+		return nil, ErrFileInvalidID
+	}
+	if err := c.AcceptsChanges(); err != nil {
+		return nil, err
+	}
+	return []events.Event{events.CaseFileRemoved{FileID: fileID}}, nil
 }

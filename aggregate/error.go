@@ -29,6 +29,10 @@ var (
 	ErrAlreadyClosed      = &Error{"case", "statusIsAlreadyClose"}
 	ErrStatusInvalid      = &Error{"statusName", "invalid"}
 	ErrDescriptionMissing = &Error{"description", "missing"}
+	// ErrNoteInvalidID refuses editing a note the case does not have.
+	ErrNoteInvalidID = &Error{"id", "invalidId"}
+	// ErrFileInvalidID refuses acting on a file the case does not have attached.
+	ErrFileInvalidID = &Error{"file", "invalidId"}
 	// ErrWrongStatus refuses serving or resolving a case whose status does not allow it.
 	ErrWrongStatus = &Error{"case", "wrongStatus"}
 	// ErrLockedByOther refuses acting on a case that another agent is serving.

@@ -24,6 +24,10 @@ const (
 	TypeCaseClosed         = "case.closed"
 	TypeCaseNoteAdded      = "case.noteAdded"
 	TypeCaseUpdated        = "case.updated"
+
+	TypeCaseNoteEdited   = "case.noteEdited"
+	TypeCaseFileAttached = "case.fileAttached"
+	TypeCaseFileRemoved  = "case.fileRemoved"
 )
 
 // Ticket is the number a customer is called by: prefix from the service, number per unit and day.
@@ -175,7 +179,43 @@ type CaseUpdated struct {
 // EventType implements Event.
 func (CaseUpdated) EventType() string { return TypeCaseUpdated }
 
+// CaseNoteEdited replaces the description of the case's note NoteID.
+type CaseNoteEdited struct {
+	NoteID      int    `json:"noteId"`
+	Description string `json:"description"`
+}
+
+// EventType implements Event.
+func (CaseNoteEdited) EventType() string { return TypeCaseNoteEdited }
+
+// CaseFileAttached attaches a file to a case. The event holds only the file's metadata; its
+// bytes are the object named FileID in the object store bucket CASESTREAM_FILES. Digest is
+// the object store's digest of the bytes, "SHA-256=" and the base64url (padded) SHA-256.
+// Who attached it and when are the envelope's actor and occurredAt.
+type CaseFileAttached struct {
+	FileID      string `json:"fileId"`
+	Name        string `json:"name"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+	Digest      string `json:"digest"`
+}
+
+// EventType implements Event.
+func (CaseFileAttached) EventType() string { return TypeCaseFileAttached }
+
+// CaseFileRemoved removes an attached file from a case. The file's bytes are deleted from
+// the object store after the event is stored; its metadata and digest stay in the log.
+type CaseFileRemoved struct {
+	FileID string `json:"fileId"`
+}
+
+// EventType implements Event.
+func (CaseFileRemoved) EventType() string { return TypeCaseFileRemoved }
+
 func init() {
+	register[CaseNoteEdited]()
+	register[CaseFileAttached]()
+	register[CaseFileRemoved]()
 	register[CaseOpened]()
 	register[CaseAssigned]()
 	register[CaseServiceStarted]()

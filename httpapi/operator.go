@@ -28,11 +28,15 @@ func (s *Server) registerOperatorRoutes(r *mux.Router) {
 	r.HandleFunc("/cases/typecategory", s.operator(s.withTouchpoint(s.typeCategories))).Methods(http.MethodGet)
 	r.HandleFunc("/cases", s.operator(s.authed(s.createCase))).Methods(http.MethodPost)
 	r.HandleFunc("/cases", s.operator(s.authed(s.myCases))).Methods(http.MethodGet)
+	r.HandleFunc("/cases/files/{attachmentId}", s.operator(s.authed(s.downloadFile))).Methods(http.MethodGet)
 	r.HandleFunc("/cases/{caseInstanceId}", s.operator(s.authed(s.getCase))).Methods(http.MethodGet)
 	r.HandleFunc("/cases/{caseInstanceId}", s.operator(s.authed(s.updateCase))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/assignment", s.operator(s.authed(s.assign))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/transitions", s.operator(s.authed(s.transition))).Methods(http.MethodPut)
 	r.HandleFunc("/cases/{caseInstanceId}/notes", s.operator(s.authed(s.addNote))).Methods(http.MethodPost)
+	r.HandleFunc("/cases/{caseInstanceId}/notes", s.operator(s.authed(s.editNote))).Methods(http.MethodPut)
+	r.HandleFunc("/cases/{caseInstanceId}/files", s.operator(s.authed(s.uploadFile))).Methods(http.MethodPost)
+	r.HandleFunc("/cases/{caseInstanceId}/files/{fileId}", s.operator(s.authed(s.removeFile))).Methods(http.MethodDelete)
 }
 
 func (s *Server) isAlive(w http.ResponseWriter, r *http.Request) error {

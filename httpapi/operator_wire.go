@@ -51,7 +51,7 @@ type (
 		Resolution   string          `json:"resolution"`
 		Comments     []comment       `json:"comments"`
 		CaseData     json.RawMessage `json:"caseData"`
-		Attachements []any           `json:"attachements"`
+		Attachements []attachment    `json:"attachements"`
 		Assignment   assignmentBody  `json:"assignment"`
 	}
 	caseAnswer struct {
@@ -90,7 +90,7 @@ func (s *Server) caseObject(c *aggregate.Case) caseObject {
 		ID: c.CaseInstanceID, CaseID: c.CaseID,
 		CategoryCode: cat.Code, CategoryName: cat.Name, TypeCode: st.Code, TypeName: st.Name,
 		Status: c.Status, Resolution: c.Resolution,
-		Comments: make([]comment, 0, len(c.Notes)), CaseData: c.CaseData, Attachements: []any{},
+		Comments: make([]comment, 0, len(c.Notes)), CaseData: c.CaseData, Attachements: attachments(c),
 	}
 	if len(out.CaseData) == 0 {
 		out.CaseData = json.RawMessage("{}")

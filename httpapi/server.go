@@ -22,6 +22,7 @@ import (
 	"github.com/casestream/casestream/cases"
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/idempotency"
 	"github.com/casestream/casestream/tokens"
 )
@@ -46,6 +47,10 @@ type Config struct {
 	Idempotency  *idempotency.Store
 	Queries      Queries
 	AgentQueries AgentQueries
+	// Files holds the bytes of case attachments; MaxAttachmentBytes limits one file
+	// (files.DefaultMaxBytes if zero).
+	Files              *files.Store
+	MaxAttachmentBytes int64
 	// NewID returns event ids; uuid.NewString by default.
 	NewID func() string
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.

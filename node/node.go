@@ -27,6 +27,7 @@ import (
 	"github.com/casestream/casestream/embedded"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/idempotency"
 	"github.com/casestream/casestream/ids"
@@ -53,6 +54,8 @@ type Config struct {
 	DirectoryName string
 	// Projector runs the projector in this process.
 	Projector bool
+	// MaxAttachmentBytes limits one file attached to a case; files.DefaultMaxBytes if zero.
+	MaxAttachmentBytes int64
 	// BcryptCost hashes bootstrap secrets; bcrypt's default if zero.
 	BcryptCost int
 	// BasePath is a second base path of the operator API (httpapi.Config.BasePath).
@@ -156,6 +159,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return n, err
 	}
+	// The bytes of case attachments: an object store bucket beside the key-value buckets.
+	var fileStore *files.Store
+	err = eventstore.RetrySetup(ctx, n.log, "create the files bucket", func() (err error) {
+		fileStore, err = files.Open(ctx, n.JS, cfg.Replicas)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
 
 	// The directory view: replayed now, followed from then on. In-process, the projector
 	// shares it, so that one fold serves both.
@@ -224,6 +236,8 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Logger:       n.log,
 		Registry:     reg,
 		BasePath:     cfg.BasePath,
+
+		Files: fileStore, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 	})
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {

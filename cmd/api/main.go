@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/node"
 )
@@ -55,6 +56,8 @@ type Config struct {
 	DirectoryFile string
 	Projector     bool
 	Demo          bool
+	// MaxAttachmentBytes limits one file attached to a case.
+	MaxAttachmentBytes int64
 	// BcryptCost hashes bootstrap secrets; bcrypt's default unless set (tests lower it).
 	BcryptCost int
 	// BasePath is a second base path of the operator API besides /api/v4, such as
@@ -75,7 +78,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true},
+		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 		Stdout: os.Stdout,
 	}
@@ -127,6 +130,14 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 		return err
 	}
 	str(&c.BasePath, "base-path", "CASESTREAM_BASE_PATH", "a second base path of the operator API besides /api/v4, as the vendor's SDK builds it: /{client}/api/v4")
+	if v := getenv("CASESTREAM_MAX_ATTACHMENT_BYTES"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("CASESTREAM_MAX_ATTACHMENT_BYTES: %w", err)
+		}
+		c.MaxAttachmentBytes = n
+	}
+	fs.Int64Var(&c.MaxAttachmentBytes, "max-attachment-bytes", c.MaxAttachmentBytes, "largest file accepted as a case attachment, in bytes (CASESTREAM_MAX_ATTACHMENT_BYTES)")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -138,6 +149,9 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 		if err := httpapi.CheckBasePath(c.BasePath); err != nil {
 			return fmt.Errorf("-base-path: %w", err)
 		}
+	}
+	if c.MaxAttachmentBytes < 1 {
+		return fmt.Errorf("-max-attachment-bytes must be at least 1")
 	}
 	return nil
 }
@@ -155,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
-		BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger,
+		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger,
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,8 @@ type Config struct {
 	Logger    *slog.Logger
 	// Registry receives the server's metrics; a new registry by default.
 	Registry *prometheus.Registry
+	// Attempts limits failed credential checks; DefaultAttemptLimits() if nil.
+	Attempts *AttemptLimits
 }
 
 // Server is the HTTP handler of both API surfaces.
@@ -61,6 +63,8 @@ type Server struct {
 	router  *mux.Router
 	log     *slog.Logger
 	metrics *metrics
+	// attempts limits failed credential checks (attempts.go).
+	attempts *attempts
 }
 
 // NewServer returns a Server with every route registered.
@@ -74,7 +78,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
+	limits := DefaultAttemptLimits()
+	if cfg.Attempts != nil {
+		limits = *cfg.Attempts
+	}
+	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry), attempts: newAttempts(limits)}
 	s.router.Use(s.instrument)
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.

@@ -55,6 +55,8 @@ type Config struct {
 	Projector bool
 	// BcryptCost hashes bootstrap secrets; bcrypt's default if zero.
 	BcryptCost int
+	// Attempts limits failed credential checks; httpapi.DefaultAttemptLimits() if nil.
+	Attempts *httpapi.AttemptLimits
 	// Store configures the event store; eventstore.DefaultJetStreamOptions() if nil.
 	Store  *eventstore.JetStreamOptions
 	Logger *slog.Logger
@@ -221,6 +223,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Ready:        n.readiness,
 		Logger:       n.log,
 		Registry:     reg,
+		Attempts:     cfg.Attempts,
 	})
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/node"
 )
 
@@ -56,6 +59,9 @@ type Config struct {
 	Demo          bool
 	// BcryptCost hashes bootstrap secrets; bcrypt's default unless set (tests lower it).
 	BcryptCost int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client address that
+	// failed credential checks are counted against.
+	TrustedProxies []netip.Prefix
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
@@ -122,6 +128,8 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if err := boolean(&c.Projector, "projector", "CASESTREAM_PROJECTOR", "run the projector in this process"); err != nil {
 		return err
 	}
+	proxies := getenv("CASESTREAM_TRUSTED_PROXIES")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For is believed (CASESTREAM_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -129,7 +137,34 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if c.Replicas < 1 {
 		return fmt.Errorf("-replicas must be at least 1")
 	}
+	var err error
+	if c.TrustedProxies, err = parsePrefixes(proxies); err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	return nil
+}
+
+// parsePrefixes parses a comma-separated list of addresses (each its own prefix) and CIDR
+// prefixes.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Addr returns the HTTP listener's address once Run has returned.
@@ -145,7 +180,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
-		BcryptCost: c.BcryptCost, Logger: m.Logger,
+		BcryptCost: c.BcryptCost, Logger: m.Logger, Attempts: m.attemptLimits(),
 	})
 	if err != nil {
 		return err
@@ -156,6 +191,13 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// attemptLimits are the default limits with the configured trusted proxies.
+func (m *Main) attemptLimits() *httpapi.AttemptLimits {
+	l := httpapi.DefaultAttemptLimits()
+	l.TrustedProxies = m.Config.TrustedProxies
+	return &l
 }
 
 // directoryFile reads the -directory file, or with -demo the demo directory when no file is

@@ -20,8 +20,8 @@ import (
 
 // AttemptLimits bounds failed credential checks. Each principal (operator email, lower-cased;
 // touchpoint code; client_id) and each client address has a token bucket: a failed check
-// takes a token, a success gives it back, and a check finding the bucket empty is refused
-// before any bcrypt work. Credentials that succeeded within RememberGood are let through
+// takes a token, a success takes none, and a check finding the bucket empty (counting the
+// checks still running) is refused before any bcrypt work. Credentials that succeeded within RememberGood are let through
 // even when the bucket is empty: guessing a principal does not lock out its own clients.
 type AttemptLimits struct {
 	// PrincipalBurst failed checks of one principal in a row; then one per PrincipalEvery.
@@ -96,14 +96,30 @@ type attempts struct {
 type buckets struct {
 	every time.Duration
 	burst int
-	m     map[[sha256.Size]byte]*rate.Limiter
+	m     map[[sha256.Size]byte]*bucket
+}
+
+// bucket is one key's token bucket and its checks still running, each of which may yet
+// take a token.
+type bucket struct {
+	lim     *rate.Limiter
+	pending int
+}
+
+// wait is how long until b has a whole token beyond its pending checks; zero if it has one.
+func (b *bucket) wait(now time.Time) time.Duration {
+	tokens := b.lim.TokensAt(now) - float64(b.pending)
+	if tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - tokens) / float64(b.lim.Limit()) * float64(time.Second))
 }
 
 func newAttempts(cfg AttemptLimits) *attempts {
 	return &attempts{
 		cfg: cfg, now: time.Now,
-		principals: buckets{every: cfg.PrincipalEvery, burst: cfg.PrincipalBurst, m: map[[sha256.Size]byte]*rate.Limiter{}},
-		addresses:  buckets{every: cfg.AddressEvery, burst: cfg.AddressBurst, m: map[[sha256.Size]byte]*rate.Limiter{}},
+		principals: buckets{every: cfg.PrincipalEvery, burst: cfg.PrincipalBurst, m: map[[sha256.Size]byte]*bucket{}},
+		addresses:  buckets{every: cfg.AddressEvery, burst: cfg.AddressBurst, m: map[[sha256.Size]byte]*bucket{}},
 		good:       map[[sha256.Size]byte]time.Time{},
 	}
 }
@@ -120,29 +136,34 @@ func (a *attempts) begin(kind, principal, secret string, addr netip.Addr) (done 
 	if until, ok := a.good[goodKey]; ok && now.Before(until) {
 		return func(o outcome) { a.finish(goodKey, nil, o) }, nil
 	}
-	pl, al := a.principals.get(pKey, now, a.cfg.MaxTracked), a.addresses.get(aKey, now, a.cfg.MaxTracked)
-	if wait := max(waitFor(pl, now), waitFor(al, now)); wait > 0 {
+	pb, ab := a.principals.get(pKey, now, a.cfg.MaxTracked), a.addresses.get(aKey, now, a.cfg.MaxTracked)
+	if wait := max(pb.wait(now), ab.wait(now)); wait > 0 {
 		return nil, &tooManyAttempts{after: wait}
 	}
-	rs := []*rate.Reservation{pl.ReserveN(now, 1), al.ReserveN(now, 1)}
-	return func(o outcome) { a.finish(goodKey, rs, o) }, nil
+	bs := []*bucket{pb, ab}
+	for _, b := range bs {
+		b.pending++
+	}
+	return func(o outcome) { a.finish(goodKey, bs, o) }, nil
 }
 
-// finish records a check's outcome: a failure keeps the tokens taken; a success or a
-// check that did not run gives them back, and a success is remembered.
-func (a *attempts) finish(goodKey [sha256.Size]byte, rs []*rate.Reservation, o outcome) {
+// finish records a check's outcome: a failure takes a token from each bucket; a success is
+// remembered.
+func (a *attempts) finish(goodKey [sha256.Size]byte, bs []*bucket, o outcome) {
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	switch o {
 	case checkFailed:
 		delete(a.good, goodKey)
-		return
 	case checkPassed:
 		a.remember(goodKey, now)
 	}
-	for _, r := range rs {
-		r.CancelAt(now)
+	for _, b := range bs {
+		b.pending--
+		if o == checkFailed {
+			b.lim.AllowN(now, 1)
+		}
 	}
 }
 
@@ -168,13 +189,13 @@ func (a *attempts) remember(key [sha256.Size]byte, now time.Time) {
 // get returns key's limiter, making room for a new one if needed: a full bucket is the same
 // as none, so those go first; if none is full, an arbitrary eighth goes, so that a flood of
 // distinct keys cannot grow memory without bound.
-func (b *buckets) get(key [sha256.Size]byte, now time.Time, maxTracked int) *rate.Limiter {
-	if l, ok := b.m[key]; ok {
-		return l
+func (b *buckets) get(key [sha256.Size]byte, now time.Time, maxTracked int) *bucket {
+	if bk, ok := b.m[key]; ok {
+		return bk
 	}
 	if len(b.m) >= maxTracked {
-		for k, l := range b.m {
-			if l.TokensAt(now) >= float64(b.burst) {
+		for k, bk := range b.m {
+			if bk.pending == 0 && bk.lim.TokensAt(now) >= float64(b.burst) {
 				delete(b.m, k)
 			}
 		}
@@ -185,9 +206,9 @@ func (b *buckets) get(key [sha256.Size]byte, now time.Time, maxTracked int) *rat
 			delete(b.m, k)
 		}
 	}
-	l := rate.NewLimiter(rate.Every(b.every), b.burst)
-	b.m[key] = l
-	return l
+	bk := &bucket{lim: rate.NewLimiter(rate.Every(b.every), b.burst)}
+	b.m[key] = bk
+	return bk
 }
 
 // check runs verify, a check of secret for principal (of kind) sent by r's client, under
@@ -214,15 +235,6 @@ func (a *attempts) len() (principals, addresses, good int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.principals.m), len(a.addresses.m), len(a.good)
-}
-
-// waitFor is how long until l has a whole token; zero if it has one now.
-func waitFor(l *rate.Limiter, now time.Time) time.Duration {
-	tokens := l.TokensAt(now)
-	if tokens >= 1 {
-		return 0
-	}
-	return time.Duration((1 - tokens) / float64(l.Limit()) * float64(time.Second))
 }
 
 // digest is the sha256 of the length-prefixed parts: keys of a fixed size whatever the

@@ -62,6 +62,8 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client address that
 	// failed credential checks are counted against.
 	TrustedProxies []netip.Prefix
+	// Attempts, if set, replaces httpapi.DefaultAttemptLimits (TrustedProxies still applies).
+	Attempts *httpapi.AttemptLimits
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
@@ -196,6 +198,9 @@ func (m *Main) Run(ctx context.Context) error {
 // attemptLimits are the default limits with the configured trusted proxies.
 func (m *Main) attemptLimits() *httpapi.AttemptLimits {
 	l := httpapi.DefaultAttemptLimits()
+	if m.Config.Attempts != nil {
+		l = *m.Config.Attempts
+	}
 	l.TrustedProxies = m.Config.TrustedProxies
 	return &l
 }

@@ -11,6 +11,7 @@ require (
 	github.com/prometheus/client_golang v1.25.0
 	github.com/synadia-io/orbit.go/jetstreamext v0.3.2
 	golang.org/x/crypto v0.58.0
+	golang.org/x/sync v0.22.0
 	golang.org/x/time v0.16.0
 )
 

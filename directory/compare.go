@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // ErrBusy refuses a verification that needed a bcrypt comparison while the comparisons in
@@ -26,6 +28,10 @@ func DefaultCompareLimit() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 type compareBound struct {
 	slots chan struct{}
 	wait  time.Duration
+
+	// flights shares one comparison among concurrent checks of the same hash and secret: a
+	// client's first calls often arrive together with the same credentials.
+	flights singleflight.Group
 
 	// Counters for CompareStats.
 	total, refused atomic.Uint64
@@ -61,6 +67,12 @@ func (d *Directory) CompareStats() CompareStats {
 // frees up within the bounded wait: a flood of wrong guesses gets fast refusals instead of
 // a queue that grows without limit.
 func (d *Directory) compareBounded(hash, secret []byte) error {
+	k := cacheKey(string(hash), string(secret))
+	_, err, _ := d.bound.flights.Do(string(k[:]), func() (any, error) { return nil, d.compareInSlot(hash, secret) })
+	return err
+}
+
+func (d *Directory) compareInSlot(hash, secret []byte) error {
 	b := d.bound
 	select {
 	case b.slots <- struct{}{}:

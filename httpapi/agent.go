@@ -135,7 +135,7 @@ func (s *Server) agent(h func(w http.ResponseWriter, r *http.Request) error) htt
 		}
 		ae := agentStatus(err)
 		s.countError("agent", ae.status, ae.message)
-		if ae.status >= 500 {
+		if ae.status >= 500 && !errors.Is(err, directory.ErrBusy) { // busy is expected under guessing
 			s.log.Error("agent api", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
 		setRetryAfter(w, err)

@@ -107,8 +107,14 @@ type bucket struct {
 }
 
 // wait is how long until b has a whole token beyond its pending checks; zero if it has one.
-func (b *bucket) wait(now time.Time) time.Duration {
-	tokens := b.lim.TokensAt(now) - float64(b.pending)
+// A full bucket (no failure lately) admits any number of concurrent checks: a client's first
+// calls often arrive together, and guesses among them are bounded by the bcrypt bound.
+func (b *bucket) wait(now time.Time, burst int) time.Duration {
+	tokens := b.lim.TokensAt(now)
+	if tokens >= float64(burst) {
+		return 0
+	}
+	tokens -= float64(b.pending)
 	if tokens >= 1 {
 		return 0
 	}
@@ -137,7 +143,7 @@ func (a *attempts) begin(kind, principal, secret string, addr netip.Addr) (done 
 		return func(o outcome) { a.finish(goodKey, nil, o) }, nil
 	}
 	pb, ab := a.principals.get(pKey, now, a.cfg.MaxTracked), a.addresses.get(aKey, now, a.cfg.MaxTracked)
-	if wait := max(pb.wait(now), ab.wait(now)); wait > 0 {
+	if wait := max(pb.wait(now, a.cfg.PrincipalBurst), ab.wait(now, a.cfg.AddressBurst)); wait > 0 {
 		return nil, &tooManyAttempts{after: wait}
 	}
 	bs := []*bucket{pb, ab}

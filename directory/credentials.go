@@ -52,8 +52,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 func (d *Directory) VerifyOperator(email, password string) (events.Operator, error) {
 	op, ok := d.OperatorByEmail(email)
 	if !ok {
-		d.compare(dummyHash(), []byte(password))
-		return events.Operator{}, ErrBadCredentials
+		return events.Operator{}, refusal(d.compareBounded(dummyHash(), []byte(password)))
 	}
 	if err := d.verify(secretOperator, op.UserID, op.PasswordHash, password); err != nil {
 		return events.Operator{}, err
@@ -69,8 +68,7 @@ func (d *Directory) VerifyOperator(email, password string) (events.Operator, err
 func (d *Directory) VerifyTouchpoint(code, token string) error {
 	tp, ok := d.Touchpoint(code)
 	if !ok {
-		d.compare(dummyHash(), []byte(token))
-		return ErrBadCredentials
+		return refusal(d.compareBounded(dummyHash(), []byte(token)))
 	}
 	return d.verify(secretTouchpoint, tp.Code, tp.TokenHash, token)
 }
@@ -80,8 +78,7 @@ func (d *Directory) VerifyTouchpoint(code, token string) error {
 func (d *Directory) VerifyApplication(clientID, secret string) (events.Application, error) {
 	app, ok := d.ApplicationByClientID(clientID)
 	if !ok {
-		d.compare(dummyHash(), []byte(secret))
-		return events.Application{}, ErrBadCredentials
+		return events.Application{}, refusal(d.compareBounded(dummyHash(), []byte(secret)))
 	}
 	if err := d.verify(secretApplication, app.ApplicationID, app.ClientSecretHash, secret); err != nil {
 		return events.Application{}, err
@@ -97,8 +94,11 @@ func (d *Directory) verify(kind, id, hash, secret string) error {
 	if d.creds.hit(key) {
 		return nil
 	}
-	if hash == "" || d.compare([]byte(hash), []byte(secret)) != nil {
+	if hash == "" {
 		return ErrBadCredentials
+	}
+	if err := d.compareBounded([]byte(hash), []byte(secret)); err != nil {
+		return refusal(err)
 	}
 	d.creds.add(key)
 	return nil

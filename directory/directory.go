@@ -45,6 +45,8 @@ type Directory struct {
 	// compare checks a secret against its bcrypt hash: bcrypt.CompareHashAndPassword, or a
 	// counting stand-in in tests. Set before first use, read-only after.
 	compare func(hash, secret []byte) error
+	// bound limits the comparisons in flight (compare.go). Set before first use.
+	bound *compareBound
 }
 
 // agentState is an operator's agent state as the agent events set it.
@@ -78,6 +80,7 @@ func New() *Directory {
 		appByClientID:   map[string]string{},
 		creds:           newCredentialCache(defaultCacheTTL, defaultCacheSize),
 		compare:         bcrypt.CompareHashAndPassword,
+		bound:           newCompareBound(DefaultCompareLimit(), DefaultCompareWait),
 	}
 }
 

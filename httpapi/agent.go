@@ -75,15 +75,24 @@ var (
 	errGrantType        = &agentError{http.StatusBadRequest, 0, "grant_type must be client_credentials"}
 	errClientInvalid    = &agentError{http.StatusUnauthorized, 0, "invalid client credentials"}
 	errFormInvalid      = &agentError{http.StatusBadRequest, 0, "malformed form body"}
+	// casestream's own codes, where the vendor gives none.
+	errAgentBlocked     = &agentError{http.StatusForbidden, 9001, "the user is blocked"}
+	errAgentThrottled   = &agentError{http.StatusTooManyRequests, 9002, "too many failed attempts for this client or address; retry after the Retry-After seconds"}
+	errVerificationBusy = &agentError{http.StatusServiceUnavailable, 9003, "credential verification is busy; retry after the Retry-After seconds"}
 )
 
 // agentStatus is the one table from errors to the agent-impersonation API's answers.
 func agentStatus(err error) *agentError {
 	var ae *agentError
 	var de *aggregate.Error
+	var tm *tooManyAttempts
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &tm):
+		return errAgentThrottled
+	case errors.Is(err, directory.ErrBusy):
+		return errVerificationBusy
 	case errors.Is(err, aggregate.ErrWrongStatus):
 		return errWrongStatus
 	case errors.Is(err, aggregate.ErrLockedByOther):
@@ -126,9 +135,10 @@ func (s *Server) agent(h func(w http.ResponseWriter, r *http.Request) error) htt
 		}
 		ae := agentStatus(err)
 		s.countError("agent", ae.status, ae.message)
-		if ae.status >= 500 {
+		if ae.status >= 500 && !errors.Is(err, directory.ErrBusy) { // busy is expected under guessing
 			s.log.Error("agent api", "method", r.Method, "path", r.URL.Path, "err", err)
 		}
+		setRetryAfter(w, err)
 		body := struct {
 			ErrorCode int    `json:"errorCode,omitempty"`
 			Message   string `json:"message"`

@@ -32,9 +32,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if u, p, ok := r.BasicAuth(); ok && id == "" {
 		id, secret = u, p
 	}
-	app, err := s.cfg.Directory.VerifyApplication(id, secret)
+	var app events.Application
+	err := s.check(r, principalApplication, id, secret, func() (err error) {
+		app, err = s.cfg.Directory.VerifyApplication(id, secret)
+		return err
+	})
 	if err != nil {
-		return errClientInvalid
+		return credentialRefusal(err, errClientInvalid)
 	}
 	v, err := json.Marshal(grant{ApplicationID: app.ApplicationID, Roles: app.Roles})
 	if err != nil {
@@ -99,8 +103,13 @@ func (g grant) meta(r *http.Request) cases.Meta {
 func (s *Server) impersonator(h func(w http.ResponseWriter, r *http.Request, a agentCall) error) func(w http.ResponseWriter, r *http.Request) error {
 	return s.withRole(events.RoleAgentImpersonator, func(w http.ResponseWriter, r *http.Request, g grant) error {
 		op, ok := s.cfg.Directory.Operator(mux.Vars(r)["userId"])
-		if !ok {
+		switch {
+		case !ok:
 			return errUnknownUser
+		case op.Blocked:
+			// A blocked operator may not work through an application either: nothing is
+			// read or changed on their behalf.
+			return errAgentBlocked
 		}
 		return h(w, r, agentCall{grant: g, agent: op})
 	})

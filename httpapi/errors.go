@@ -8,6 +8,7 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -21,14 +22,19 @@ func (e *opError) Error() string { return e.key + ": " + e.code }
 
 // The operator API's own refusals.
 var (
-	errTouchpointMissing  = &opError{http.StatusUnauthorized, "touchpoint", "missing"}
-	errTouchpointInvalid  = &opError{http.StatusUnauthorized, "touchpoint", "invalid"}
-	errOperatorMissing    = &opError{http.StatusUnauthorized, "operator", "notAuthenticated"}
-	errOperatorInvalid    = &opError{http.StatusUnauthorized, "operator", "invalidCredentials"}
-	errOperatorBlocked    = &opError{http.StatusUnauthorized, "operator", "blocked"}
-	errPrincipalMissing   = &opError{http.StatusBadRequest, "principal", "missing"}
-	errPasswordMissing    = &opError{http.StatusBadRequest, "password", "missing"}
-	errSigninInvalid      = &opError{http.StatusUnauthorized, "signin", "invalidCredentials"}
+	// Authentication answers the vendor SDK's pairs (ThalamusErrors): error.message/
+	// UNAUTHORIZED (900), credential/NotMatchAnyPrincipal (1204), credential/
+	// NoCredentialsProvided (1205), error.description/User is disabled (1103); any other
+	// error.description is its 1102, "401 Unauthorized", used for the touchpoint. Every one is a
+	// 401, which the SDK raises as its authorization exception.
+	errTouchpointMissing  = &opError{http.StatusUnauthorized, "error.description", "Touchpoint credentials missing"}
+	errTouchpointInvalid  = &opError{http.StatusUnauthorized, "error.description", "Touchpoint credentials invalid"}
+	errOperatorMissing    = &opError{http.StatusUnauthorized, "error.message", "UNAUTHORIZED"}
+	errOperatorInvalid    = &opError{http.StatusUnauthorized, "credential", "NotMatchAnyPrincipal"}
+	errOperatorBlocked    = &opError{http.StatusUnauthorized, "error.description", "User is disabled"}
+	errPrincipalMissing   = &opError{http.StatusUnauthorized, "credential", "NoCredentialsProvided"}
+	errPasswordMissing    = &opError{http.StatusUnauthorized, "credential", "NoCredentialsProvided"}
+	errSigninInvalid      = &opError{http.StatusUnauthorized, "credential", "NotMatchAnyPrincipal"}
 	errCaseDataInvalid    = &opError{http.StatusBadRequest, "caseData", "invalid"}
 	errIdempotencyKeyLong = &opError{http.StatusBadRequest, "idempotencyKey", "invalid"}
 )
@@ -37,9 +43,14 @@ var (
 func operatorStatus(err error) (status int, key, code string) {
 	var oe *opError
 	var ae *aggregate.Error
+	var tm *tooManyAttempts
 	switch {
 	case errors.As(err, &oe):
 		return oe.status, oe.key, oe.code
+	case errors.As(err, &tm):
+		return http.StatusTooManyRequests, "credential", "TooManyAttempts"
+	case errors.Is(err, directory.ErrBusy):
+		return http.StatusServiceUnavailable, "credential", "VerificationBusy"
 	case errors.As(err, &ae):
 		return http.StatusBadRequest, ae.Key, ae.Code
 	case errors.Is(err, cases.ErrNotFound):
@@ -75,11 +86,24 @@ func (s *Server) operator(h func(w http.ResponseWriter, r *http.Request) error) 
 func (s *Server) operatorError(w http.ResponseWriter, r *http.Request, err error) {
 	status, key, code := operatorStatus(err)
 	s.countError("operator", status, code)
-	if status >= 500 {
+	if status >= 500 && !errors.Is(err, directory.ErrBusy) { // busy is expected under guessing
 		s.log.Error("operator api", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
+	setRetryAfter(w, err)
 	if werr := writeJSON(w, status, map[string]map[string]string{"errors": {key: code}}); werr != nil {
 		s.log.Error("write error body", "err", werr)
+	}
+}
+
+// setRetryAfter tells a client refused by the attempt limits or the bcrypt bound when to
+// try again.
+func setRetryAfter(w http.ResponseWriter, err error) {
+	var tm *tooManyAttempts
+	switch {
+	case errors.As(err, &tm):
+		w.Header().Set("Retry-After", retryAfter(tm.after))
+	case errors.Is(err, directory.ErrBusy):
+		w.Header().Set("Retry-After", "1")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
@@ -21,8 +22,9 @@ func (s *Server) touchpoint(r *http.Request) (string, error) {
 	if code == "" || token == "" {
 		return "", errTouchpointMissing
 	}
-	if err := s.cfg.Directory.VerifyTouchpoint(code, token); err != nil {
-		return "", errTouchpointInvalid
+	err := s.check(r, principalTouchpoint, code, token, func() error { return s.cfg.Directory.VerifyTouchpoint(code, token) })
+	if err != nil {
+		return "", credentialRefusal(err, errTouchpointInvalid)
 	}
 	return code, nil
 }
@@ -53,12 +55,9 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 		return caller{}, err
 	}
 	if email, password, ok := r.BasicAuth(); ok {
-		op, err := s.cfg.Directory.VerifyOperator(email, password)
-		switch {
-		case errors.Is(err, directory.ErrBlocked):
-			return caller{}, errOperatorBlocked
-		case err != nil:
-			return caller{}, errOperatorInvalid
+		op, err := s.verifyOperator(r, email, password)
+		if err != nil {
+			return caller{}, credentialRefusal(err, errOperatorInvalid)
 		}
 		return caller{touchpoint: tp, operator: op}, nil
 	}
@@ -85,6 +84,31 @@ func (s *Server) authenticate(r *http.Request) (caller, error) {
 		return caller{}, errOperatorBlocked
 	}
 	return caller{touchpoint: tp, operator: op}, nil
+}
+
+// verifyOperator checks an operator's email and password under the attempt limits; a
+// blocked operator is errOperatorBlocked.
+func (s *Server) verifyOperator(r *http.Request, email, password string) (events.Operator, error) {
+	var op events.Operator
+	err := s.check(r, principalOperator, strings.ToLower(email), password, func() (err error) {
+		op, err = s.cfg.Directory.VerifyOperator(email, password)
+		return err
+	})
+	if errors.Is(err, directory.ErrBlocked) {
+		return events.Operator{}, errOperatorBlocked
+	}
+	return op, err
+}
+
+// credentialRefusal is the answer to a failed credential check: a refusal by the attempt
+// limits or the bcrypt bound as it is (429, 503), anything else wrong.
+func credentialRefusal(err, wrong error) error {
+	var tm *tooManyAttempts
+	var oe *opError
+	if errors.As(err, &tm) || errors.As(err, &oe) || errors.Is(err, directory.ErrBusy) {
+		return err
+	}
+	return wrong
 }
 
 // session is what a session cookie stands for.
@@ -132,12 +156,9 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) error {
 	case body.Password == "":
 		return errPasswordMissing
 	}
-	op, err := s.cfg.Directory.VerifyOperator(body.Principal, body.Password)
-	switch {
-	case errors.Is(err, directory.ErrBlocked):
-		return errOperatorBlocked
-	case err != nil:
-		return errSigninInvalid
+	op, err := s.verifyOperator(r, body.Principal, body.Password)
+	if err != nil {
+		return credentialRefusal(err, errSigninInvalid)
 	}
 	v, err := json.Marshal(session{UserID: op.UserID, Touchpoint: tp})
 	if err != nil {

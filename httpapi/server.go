@@ -62,6 +62,8 @@ type Config struct {
 	// BasePath, if set, is a second base path of the operator API besides OperatorBase, such
 	// as /acme/api/v4 (see CheckBasePath).
 	BasePath string
+	// Attempts limits failed credential checks; DefaultAttemptLimits() if nil.
+	Attempts *AttemptLimits
 }
 
 // Server is the HTTP handler of both API surfaces.
@@ -72,6 +74,8 @@ type Server struct {
 	metrics *metrics
 	// routes lists the router's path templates and their methods, for the Allow header.
 	routes []routeMethods
+	// attempts limits failed credential checks (attempts.go).
+	attempts *attempts
 }
 
 // NewServer returns a Server with every route registered.
@@ -85,7 +89,11 @@ func NewServer(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry)}
+	limits := DefaultAttemptLimits()
+	if cfg.Attempts != nil {
+		limits = *cfg.Attempts
+	}
+	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry), attempts: newAttempts(limits)}
 	s.router.Use(s.instrument)
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.

@@ -60,6 +60,8 @@ type Config struct {
 	BcryptCost int
 	// BasePath is a second base path of the operator API (httpapi.Config.BasePath).
 	BasePath string
+	// Attempts limits failed credential checks; httpapi.DefaultAttemptLimits() if nil.
+	Attempts *httpapi.AttemptLimits
 	// Store configures the event store; eventstore.DefaultJetStreamOptions() if nil.
 	Store  *eventstore.JetStreamOptions
 	Logger *slog.Logger
@@ -238,6 +240,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		BasePath:     cfg.BasePath,
 
 		Files: fileStore, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
+		Attempts: cfg.Attempts,
 	})
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -287,8 +287,8 @@ func TestDownloadRights(t *testing.T) {
 		{"owner", asOperator(alice, alicePW, "GET", "/cases/files/"+fileID, ""), 200, "", "secret"},
 		{"operator who may not read the case", asOperator(bob, bobPW, "GET", "/cases/files/"+fileID, ""), 400, invalid, ""},
 		{"unknown id", asOperator(alice, alicePW, "GET", "/cases/files/0c1d2e3f-0000-4000-8000-000000000000", ""), 400, invalid, ""},
-		{"no operator", req{method: "GET", path: "/api/v4/cases/files/" + fileID + "?" + tpQuery}, 401, `{"errors":{"operator":"notAuthenticated"}}`, ""},
-		{"wrong password", asOperator(alice, "nope", "GET", "/cases/files/"+fileID, ""), 401, `{"errors":{"operator":"invalidCredentials"}}`, ""},
+		{"no operator", req{method: "GET", path: "/api/v4/cases/files/" + fileID + "?" + tpQuery}, 401, `{"errors":{"error.message":"UNAUTHORIZED"}}`, ""},
+		{"wrong password", asOperator(alice, "nope", "GET", "/cases/files/"+fileID, ""), 401, `{"errors":{"credential":"NotMatchAnyPrincipal"}}`, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st, b, _ := c.do(tt.q)

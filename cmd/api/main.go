@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/casestream/casestream/directory"
@@ -63,6 +65,11 @@ type Config struct {
 	// BasePath is a second base path of the operator API besides /api/v4, such as
 	// /acme/api/v4 (httpapi.CheckBasePath); empty for none.
 	BasePath string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client address that
+	// failed credential checks are counted against.
+	TrustedProxies []netip.Prefix
+	// Attempts, if set, replaces httpapi.DefaultAttemptLimits (TrustedProxies still applies).
+	Attempts *httpapi.AttemptLimits
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
@@ -138,6 +145,8 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 		c.MaxAttachmentBytes = n
 	}
 	fs.Int64Var(&c.MaxAttachmentBytes, "max-attachment-bytes", c.MaxAttachmentBytes, "largest file accepted as a case attachment, in bytes (CASESTREAM_MAX_ATTACHMENT_BYTES)")
+	proxies := getenv("CASESTREAM_TRUSTED_PROXIES")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For is believed (CASESTREAM_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -153,7 +162,34 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if c.MaxAttachmentBytes < 1 {
 		return fmt.Errorf("-max-attachment-bytes must be at least 1")
 	}
+	var err error
+	if c.TrustedProxies, err = parsePrefixes(proxies); err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	return nil
+}
+
+// parsePrefixes parses a comma-separated list of addresses (each its own prefix) and CIDR
+// prefixes.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a CIDR prefix", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // Addr returns the HTTP listener's address once Run has returned.
@@ -169,7 +205,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
-		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger,
+		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
 	})
 	if err != nil {
 		return err
@@ -180,6 +216,16 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// attemptLimits are the default limits with the configured trusted proxies.
+func (m *Main) attemptLimits() *httpapi.AttemptLimits {
+	l := httpapi.DefaultAttemptLimits()
+	if m.Config.Attempts != nil {
+		l = *m.Config.Attempts
+	}
+	l.TrustedProxies = m.Config.TrustedProxies
+	return &l
 }
 
 // directoryFile reads the -directory file, or with -demo the demo directory when no file is

@@ -291,11 +291,11 @@ func TestOperatorAPIRefusals(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"no touchpoint", req{method: "PUT", path: path, body: `{"email":"bob@example.com"}`, basic: [2]string{alice, alicePW}}, 401, `{"errors":{"touchpoint":"missing"}}`},
-		{"wrong touchpoint token", req{method: "PUT", path: path + "?touchpoint=demo-kiosk&token=nope", body: `{}`, basic: [2]string{alice, alicePW}}, 401, `{"errors":{"touchpoint":"invalid"}}`},
-		{"no operator", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`}, 401, `{"errors":{"operator":"notAuthenticated"}}`},
-		{"wrong password", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{alice, "nope"}}, 401, `{"errors":{"operator":"invalidCredentials"}}`},
-		{"blocked caller", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{carol, "carol-password"}}, 401, `{"errors":{"operator":"blocked"}}`},
+		{"no touchpoint", req{method: "PUT", path: path, body: `{"email":"bob@example.com"}`, basic: [2]string{alice, alicePW}}, 401, `{"errors":{"error.description":"Touchpoint credentials missing"}}`},
+		{"wrong touchpoint token", req{method: "PUT", path: path + "?touchpoint=demo-kiosk&token=nope", body: `{}`, basic: [2]string{alice, alicePW}}, 401, `{"errors":{"error.description":"Touchpoint credentials invalid"}}`},
+		{"no operator", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`}, 401, `{"errors":{"error.message":"UNAUTHORIZED"}}`},
+		{"wrong password", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{alice, "nope"}}, 401, `{"errors":{"credential":"NotMatchAnyPrincipal"}}`},
+		{"blocked caller", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{carol, "carol-password"}}, 401, `{"errors":{"error.description":"User is disabled"}}`},
 		{"malformed JSON", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":`), 400, `{"errors":{"body":"malformed"}}`},
 		{"trailing data", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":"bob@example.com"} {}`), 400, `{"errors":{"body":"malformed"}}`},
 		{"wrong JSON type", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":42}`), 400, `{"errors":{"body":"malformed"}}`},

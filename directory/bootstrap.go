@@ -53,9 +53,11 @@ var ErrTooManyConflicts = errors.New("directory: too many concurrent changes")
 // Bootstrap makes the directory hold what f defines: for each entry, in file order (units,
 // inboxes, workspaces, services, service categories, service types, operators, groups,
 // touchpoints, applications), it appends one "defined" event if the entity is missing from
-// d or differs from it, and nothing if it is equal. It deletes nothing. A secret is equal
-// when it matches the stored hash, which is then kept; so applying the same file again
-// writes nothing. Each event is appended with the subject's last sequence in d as the
+// d or differs from it, and nothing if it is equal. It deletes nothing. Secrets go to d's
+// credentials bucket (UseSecrets), never into an event: a secret that does not match the
+// bucket's hash, or has none, is hashed into the bucket and announced by one SecretChanged
+// event on the entity's subject; one that matches writes nothing. So applying the same
+// file again writes nothing. Each event is appended with the subject's last sequence in d as the
 // expectation and applied to d at once; on a conflict, as when replicas bootstrap at the
 // same time, the subject is reloaded from store and the entry decided again. It returns the
 // number of events written. f is validated first.
@@ -112,12 +114,9 @@ func Bootstrap(ctx context.Context, store eventstore.Store, d *Directory, f *Fil
 		o := operatorOf(e)
 		b.define(events.KindOperator, o.UserID, func() (events.Event, bool, error) {
 			cur, ok := d.Operator(o.UserID)
-			var err error
-			if o.PasswordHash, err = b.hash(secretOperator, o.UserID, cur.PasswordHash, e.Password); err != nil {
-				return nil, false, err
-			}
 			return o, !ok || !equal(cur, o), nil
 		})
+		b.secret(secretOperator, o.UserID, e.Password)
 	}
 	for _, e := range f.Groups {
 		g := groupOf(e)
@@ -130,23 +129,17 @@ func Bootstrap(ctx context.Context, store eventstore.Store, d *Directory, f *Fil
 		tp := events.Touchpoint{Code: e.Code}
 		b.define(events.KindTouchpoint, tp.Code, func() (events.Event, bool, error) {
 			cur, ok := d.Touchpoint(tp.Code)
-			var err error
-			if tp.TokenHash, err = b.hash(secretTouchpoint, tp.Code, cur.TokenHash, e.Token); err != nil {
-				return nil, false, err
-			}
 			return tp, !ok || !equal(cur, tp), nil
 		})
+		b.secret(secretTouchpoint, tp.Code, e.Token)
 	}
 	for _, e := range f.Applications {
 		a := applicationOf(e)
 		b.define(events.KindApplication, a.ApplicationID, func() (events.Event, bool, error) {
 			cur, ok := d.Application(a.ApplicationID)
-			var err error
-			if a.ClientSecretHash, err = b.hash(secretApplication, a.ApplicationID, cur.ClientSecretHash, e.ClientSecret); err != nil {
-				return nil, false, err
-			}
 			return a, !ok || !equal(cur, a), nil
 		})
+		b.secret(secretApplication, a.ApplicationID, e.ClientSecret)
 	}
 	return b.written, b.err
 }
@@ -162,18 +155,76 @@ type bootstrap struct {
 	err           error
 }
 
-// hash returns stored if clear matches it, and a new hash of clear otherwise. The check goes
-// through the verification cache: a restart pays one bcrypt comparison per secret, and the
-// first sign-in after it none.
-func (b *bootstrap) hash(kind, id, stored, clear string) (string, error) {
-	if stored != "" && b.d.verify(kind, id, stored, clear) == nil {
-		return stored, nil
+// secret makes the credentials bucket hold a hash of clear for the entity (kind, id) and
+// the log announce it with a SecretChanged event on the entity's subject. A secret that
+// matches the bucket's hash writes nothing. The check goes through the verification cache:
+// a restart pays one bcrypt comparison per secret, and the first sign-in after it none.
+//
+// The bucket is written first and the event second, and the bucket's value names its event
+// (Secret.EventID). A crash in between leaves a value whose event is not in the log: the
+// next run finds it unannounced and appends that event, with that id, so that every value
+// the bucket held is announced once. The other order would let a crash leave an event for
+// a secret that never took effect. The value is replaced only if it is still the one read
+// (a compare-and-set on its revision), so replicas bootstrapping at once agree on one hash.
+func (b *bootstrap) secret(kind, id, clear string) {
+	if b.err != nil {
+		return
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(clear), b.opts.BcryptCost)
-	if err != nil {
-		return "", fmt.Errorf("directory: hash secret: %w", err)
+	if err := b.setSecret(kind, id, clear); err != nil {
+		b.err = fmt.Errorf("directory: bootstrap %s %q secret: %w", kind, id, err)
 	}
-	return string(h), nil
+}
+
+func (b *bootstrap) setSecret(kind, id, clear string) error {
+	s := b.d.secrets
+	if s == nil {
+		return ErrNoSecrets
+	}
+	key := secretKey(kind, id)
+	for range maxAttempts {
+		cur, ok := s.get(key)
+		// A value whose event a crash left unwritten is announced before it is replaced.
+		if err := b.announce(kind, id, cur.EventID); err != nil {
+			return err
+		}
+		if ok && cur.Hash != "" && b.d.verify(kind, id, cur.Hash, clear) == nil {
+			return nil
+		}
+		h, err := bcrypt.GenerateFromPassword([]byte(clear), b.opts.BcryptCost)
+		if err != nil {
+			return fmt.Errorf("hash secret: %w", err)
+		}
+		next, err := s.put(b.ctx, key, cur.revision, Secret{Hash: string(h), EventID: b.opts.NewID()})
+		if errors.Is(err, errSecretChanged) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return b.announce(kind, id, next.EventID)
+	}
+	return ErrTooManyConflicts
+}
+
+// announce appends the SecretChanged event with the given id on the entity's subject unless
+// it is in the log already ("" needs no event).
+func (b *bootstrap) announce(kind, id, eventID string) error {
+	if eventID == "" {
+		return nil
+	}
+	subject := events.DirectorySubject(kind, events.SubjectToken(id))
+	n, err := appendDecided(b.ctx, b.store, b.d, subject, func() (events.Event, bool, error) {
+		return events.SecretChanged{Kind: kind, ID: id}, !b.d.isAnnounced(eventID), nil
+	}, func() events.Meta {
+		return events.Meta{
+			ID:            eventID,
+			OccurredAt:    b.opts.Now(),
+			Actor:         b.opts.Actor,
+			CorrelationID: b.correlationID,
+		}
+	})
+	b.written += n
+	return err
 }
 
 // define runs decide against d and appends the event it returns when it says the entity

@@ -28,11 +28,12 @@ const (
 	defaultCacheSize = 10_000
 )
 
-// Kinds of secrets, part of the cache key so that equal ids of different kinds never meet.
+// Kinds of secrets, part of the cache key so that equal ids of different kinds never meet,
+// and of the credentials bucket's keys. They are the kinds of the entities that own them.
 const (
-	secretOperator    = "operator"
-	secretTouchpoint  = "touchpoint"
-	secretApplication = "application"
+	secretOperator    = events.KindOperator
+	secretTouchpoint  = events.KindTouchpoint
+	secretApplication = events.KindApplication
 )
 
 // dummyHash is compared against when the principal is unknown, so that an unknown email
@@ -54,7 +55,7 @@ func (d *Directory) VerifyOperator(email, password string) (events.Operator, err
 	if !ok {
 		return events.Operator{}, refusal(d.compareBounded(dummyHash(), []byte(password)))
 	}
-	if err := d.verify(secretOperator, op.UserID, op.PasswordHash, password); err != nil {
+	if err := d.verify(secretOperator, op.UserID, d.secrets.hash(secretOperator, op.UserID), password); err != nil {
 		return events.Operator{}, err
 	}
 	if op.Blocked {
@@ -70,7 +71,7 @@ func (d *Directory) VerifyTouchpoint(code, token string) error {
 	if !ok {
 		return refusal(d.compareBounded(dummyHash(), []byte(token)))
 	}
-	return d.verify(secretTouchpoint, tp.Code, tp.TokenHash, token)
+	return d.verify(secretTouchpoint, tp.Code, d.secrets.hash(secretTouchpoint, tp.Code), token)
 }
 
 // VerifyApplication returns the application with the given client id if secret is its
@@ -80,7 +81,7 @@ func (d *Directory) VerifyApplication(clientID, secret string) (events.Applicati
 	if !ok {
 		return events.Application{}, refusal(d.compareBounded(dummyHash(), []byte(secret)))
 	}
-	if err := d.verify(secretApplication, app.ApplicationID, app.ClientSecretHash, secret); err != nil {
+	if err := d.verify(secretApplication, app.ApplicationID, d.secrets.hash(secretApplication, app.ApplicationID), secret); err != nil {
 		return events.Application{}, err
 	}
 	return app, nil

@@ -164,7 +164,8 @@ func TestCacheKeyUnambiguous(t *testing.T) {
 // benchDirectory is the demo bootstrapped at bcrypt's default cost, as in production.
 func benchDirectory(b *testing.B) *Directory {
 	b.Helper()
-	store, d := newSubjectLog(), New()
+	store := newSubjectLog(b)
+	d := store.newDirectory()
 	opts := testOptions()
 	opts.BcryptCost = bcrypt.DefaultCost
 	if _, err := Bootstrap(context.Background(), store, d, demoFile(b), opts); err != nil {
@@ -225,7 +226,8 @@ func TestBootstrapWarmsCache(t *testing.T) {
 // BenchmarkBootstrapUnchanged is a restart: the demo applied again at bcrypt's default
 // cost, which costs one comparison per secret and writes nothing.
 func BenchmarkBootstrapUnchanged(b *testing.B) {
-	store, d := newSubjectLog(), New()
+	store := newSubjectLog(b)
+	d := store.newDirectory()
 	opts := testOptions()
 	opts.BcryptCost = bcrypt.DefaultCost
 	f := demoFile(b)

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"cmp"
+	"encoding/json"
 	"slices"
 	"sync"
 
@@ -16,7 +17,7 @@ import (
 // any mix of sources: a record already applied for its subject is ignored. Lookups return
 // copies that share nothing mutable with the view. It is safe for concurrent use.
 type Directory struct {
-	mu sync.RWMutex // guards lastSeq, subjectSeq, the entity maps, agents and the indexes
+	mu sync.RWMutex // guards lastSeq, subjectSeq, the entity maps, agents, the indexes, legacyHashes and announced
 	// lastSeq is the highest stream sequence applied; subjectSeq the last one per subject.
 	lastSeq    uint64
 	subjectSeq map[string]uint64
@@ -40,6 +41,15 @@ type Directory struct {
 	typeByCode      map[string]string // code -> serviceTypeId
 	appByClientID   map[string]string // clientId -> applicationId
 
+	// legacyHashes holds the hashes that schema version 1 events carried, by bucket key,
+	// until MigrateSecrets has put them into the credentials bucket.
+	legacyHashes map[string]string
+	// announced holds the event ids of the SecretChanged events applied.
+	announced map[string]bool
+
+	// secrets holds the hashes verification compares against: set by UseSecrets before
+	// first use, read-only after. Nil in a view that verifies nothing, such as a projector's.
+	secrets *Secrets
 	// creds remembers recent successful verifications; it has a lock of its own.
 	creds *credentialCache
 	// compare checks a secret against its bcrypt hash: bcrypt.CompareHashAndPassword, or a
@@ -78,6 +88,8 @@ func New() *Directory {
 		categoryByCode:  map[string]string{},
 		typeByCode:      map[string]string{},
 		appByClientID:   map[string]string{},
+		legacyHashes:    map[string]string{},
+		announced:       map[string]bool{},
 		creds:           newCredentialCache(defaultCacheTTL, defaultCacheSize),
 		compare:         bcrypt.CompareHashAndPassword,
 		bound:           newCompareBound(DefaultCompareLimit(), DefaultCompareWait),
@@ -102,8 +114,54 @@ func (d *Directory) Apply(r eventstore.Record) {
 	if err != nil {
 		return
 	}
+	if _, ok := ev.(events.SecretChanged); ok {
+		d.announced[r.Envelope.ID] = true
+	}
+	if r.Envelope.SchemaVersion == 1 {
+		d.keepV1Hash(r.Envelope)
+	}
 	d.apply(ev)
 }
+
+// keepV1Hash remembers the hash that a schema version 1 operator, touchpoint or application
+// event carries, for MigrateSecrets: Decode returns such events without it. d.mu is held.
+func (d *Directory) keepV1Hash(env events.Envelope) {
+	var key, hash string
+	switch env.Type {
+	case events.TypeOperatorDefined:
+		var v events.OperatorV1
+		if json.Unmarshal(env.Data, &v) != nil {
+			return
+		}
+		key, hash = secretKey(secretOperator, v.UserID), v.PasswordHash
+	case events.TypeTouchpointDefined:
+		var v events.TouchpointV1
+		if json.Unmarshal(env.Data, &v) != nil {
+			return
+		}
+		key, hash = secretKey(secretTouchpoint, v.Code), v.TokenHash
+	case events.TypeApplicationDefined:
+		var v events.ApplicationV1
+		if json.Unmarshal(env.Data, &v) != nil {
+			return
+		}
+		key, hash = secretKey(secretApplication, v.ApplicationID), v.ClientSecretHash
+	default:
+		return
+	}
+	d.legacyHashes[key] = hash
+}
+
+// isAnnounced reports whether the SecretChanged event with the given id has been applied.
+func (d *Directory) isAnnounced(eventID string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.announced[eventID]
+}
+
+// UseSecrets makes d verify secrets against the hashes of s and Bootstrap write them there.
+// It is called once, before d is used.
+func (d *Directory) UseSecrets(s *Secrets) { d.secrets = s }
 
 // apply is the fold of one event; d.mu is held.
 func (d *Directory) apply(ev events.Event) {

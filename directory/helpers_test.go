@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/casestream/casestream/embedded/embeddedtest"
 
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
@@ -35,6 +38,10 @@ const (
 	erin        = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a05"
 	demoApp     = "a7b8c9d0-e1f2-4a3b-8c4d-6e7f8a9b0c01"
 	demoEntries = 2 + 3 + 3 + 3 + 2 + 4 + 5 + 2 + 1 + 1
+	// demoSecrets are the secrets of the demo: 5 passwords, a token, a client secret.
+	demoSecrets = 5 + 1 + 1
+	// demoEvents is what bootstrapping the demo writes: an event per entry and per secret.
+	demoEvents = demoEntries + demoSecrets
 )
 
 // demoFile parses the demo bootstrap file, fresh for each call so that tests may change it.
@@ -64,15 +71,53 @@ func testOptions() BootstrapOptions {
 }
 
 // subjectLog is a Store that remembers every subject appended to, so that a test can load
-// the whole directory back.
+// the whole directory back, with the credentials bucket of an embedded server beside it:
+// what a node stores.
 type subjectLog struct {
 	*eventstore.Memory
+	js      jetstream.JetStream
+	secrets *Secrets
+
 	mu       sync.Mutex // guards subjects
 	subjects map[string]bool
 }
 
-func newSubjectLog() *subjectLog {
-	return &subjectLog{Memory: eventstore.NewMemory(), subjects: map[string]bool{}}
+func newSubjectLog(t testing.TB) *subjectLog {
+	t.Helper()
+	js := startJetStream(t)
+	return &subjectLog{Memory: eventstore.NewMemory(), js: js, secrets: openSecrets(t, js), subjects: map[string]bool{}}
+}
+
+// startJetStream starts an embedded server for the test.
+func startJetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	_, nc := embeddedtest.Start(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// openSecrets opens the credentials bucket on js, as a process starting does; the watch is
+// stopped when the test ends.
+func openSecrets(t testing.TB, js jetstream.JetStream) *Secrets {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := OpenSecrets(ctx, js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newDirectory returns an empty Directory on the log's credentials bucket.
+func (s *subjectLog) newDirectory() *Directory {
+	d := New()
+	d.UseSecrets(s.secrets)
+	return d
 }
 
 func (s *subjectLog) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
@@ -103,10 +148,11 @@ func (s *subjectLog) records(t testing.TB) []eventstore.Record {
 	return all
 }
 
-// rebuild loads every record of s into a fresh Directory, in stream order.
+// rebuild loads every record of s into a fresh Directory on the log's credentials bucket,
+// in stream order.
 func (s *subjectLog) rebuild(t testing.TB) *Directory {
 	t.Helper()
-	d := New()
+	d := s.newDirectory()
 	for _, r := range s.records(t) {
 		d.Apply(r)
 	}
@@ -116,7 +162,8 @@ func (s *subjectLog) rebuild(t testing.TB) *Directory {
 // bootstrapDemo applies the demo file to a fresh store and directory.
 func bootstrapDemo(t testing.TB) (*subjectLog, *Directory) {
 	t.Helper()
-	store, d := newSubjectLog(), New()
+	store := newSubjectLog(t)
+	d := store.newDirectory()
 	if _, err := Bootstrap(context.Background(), store, d, demoFile(t), testOptions()); err != nil {
 		t.Fatalf("bootstrap demo: %v", err)
 	}
@@ -136,6 +183,7 @@ func snapshot(d *Directory) map[string]any {
 		"operatorByEmail": d.operatorByEmail, "groupByName": d.groupByName,
 		"categoryByCode": d.categoryByCode, "typeByCode": d.typeByCode,
 		"appByClientID": d.appByClientID,
+		"legacyHashes":  d.legacyHashes, "announced": d.announced,
 	}
 }
 

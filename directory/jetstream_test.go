@@ -34,10 +34,12 @@ func newJetStream(t testing.TB) (*eventstore.JetStream, jetstream.JetStream) {
 	return s, js
 }
 
-// replay folds the whole DIRECTORY stream into a fresh Directory.
+// replay folds the whole DIRECTORY stream into a fresh Directory on a credentials bucket
+// opened anew: a process starting.
 func replay(t testing.TB, js jetstream.JetStream) *Directory {
 	t.Helper()
 	d := New()
+	d.UseSecrets(openSecrets(t, js))
 	if _, err := eventstore.Replay(context.Background(), js, events.StreamDirectory, d.Apply); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +60,7 @@ func TestJetStream(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range dirs {
 		dirs[i] = New()
+		dirs[i].UseSecrets(openSecrets(t, js))
 		f := demoFile(t)
 		wg.Go(func() { written[i], errs[i] = Bootstrap(ctx, store, dirs[i], f, testOptions()) })
 	}
@@ -69,14 +72,14 @@ func TestJetStream(t *testing.T) {
 		}
 		total += written[i]
 	}
-	if total != demoEntries {
-		t.Errorf("written by all replicas: got %d, want %d", total, demoEntries)
+	if total != demoEvents {
+		t.Errorf("written by all replicas: got %d, want %d", total, demoEvents)
 	}
 
 	// A restart: the view is rebuilt from the stream, and the same file writes nothing.
 	d := replay(t, js)
-	if got := d.LastSeq(); got != uint64(demoEntries) {
-		t.Errorf("replayed LastSeq: got %d, want %d", got, demoEntries)
+	if got := d.LastSeq(); got != uint64(demoEvents) {
+		t.Errorf("replayed LastSeq: got %d, want %d", got, demoEvents)
 	}
 	n, err := Bootstrap(ctx, store, d, demoFile(t), testOptions())
 	if err != nil || n != 0 {

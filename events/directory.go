@@ -34,6 +34,7 @@ const (
 	TypeGroupDefined           = "directory.groupDefined"
 	TypeTouchpointDefined      = "directory.touchpointDefined"
 	TypeApplicationDefined     = "directory.applicationDefined"
+	TypeSecretChanged          = "directory.secretChanged"
 	TypeAgentUnitSelected      = "agent.unitSelected"
 	TypeAgentWorkspaceSelected = "agent.workspaceSelected"
 )
@@ -115,9 +116,33 @@ type ServiceType struct {
 func (ServiceType) EventType() string { return TypeServiceTypeDefined }
 
 // Operator is a person who handles cases: an operator of the operator API and an agent of
-// the agent-impersonation API. PasswordHash is a bcrypt hash; the password itself is never
-// stored.
+// the agent-impersonation API. It is schema version 2 of directory.operatorDefined: the
+// password's hash is not in the log but in the service's credentials bucket, and a change of
+// password is a SecretChanged event.
 type Operator struct {
+	UserID       string   `json:"userId"`
+	Email        string   `json:"email"`
+	DisplayName  string   `json:"displayName"`
+	Initials     string   `json:"initials"`
+	Picture      string   `json:"picture"`
+	Blocked      bool     `json:"blocked"`
+	ServiceTypes []string `json:"serviceTypes"`
+	Units        []string `json:"units"`
+	Workspaces   []string `json:"workspaces"`
+	Roles        []string `json:"roles"`
+}
+
+// EventType implements Event.
+func (Operator) EventType() string { return TypeOperatorDefined }
+
+// SchemaVersion returns the schema version Operator is written at.
+func (Operator) SchemaVersion() int { return 2 }
+
+// OperatorV1 is the data of directory.operatorDefined at schema version 1, found in logs
+// written before version 2: the operator and the bcrypt hash of its password. Decode returns
+// such events as version 2 reads them (Operator, without the hash); Wrap writes an OperatorV1
+// at version 1, for tools that must produce an older log. casestream writes none.
+type OperatorV1 struct {
 	UserID       string   `json:"userId"`
 	Email        string   `json:"email"`
 	DisplayName  string   `json:"displayName"`
@@ -132,7 +157,15 @@ type Operator struct {
 }
 
 // EventType implements Event.
-func (Operator) EventType() string { return TypeOperatorDefined }
+func (OperatorV1) EventType() string { return TypeOperatorDefined }
+
+// Operator returns the operator without its hash, as version 2 carries it.
+func (o OperatorV1) Operator() Operator {
+	return Operator{
+		UserID: o.UserID, Email: o.Email, DisplayName: o.DisplayName, Initials: o.Initials, Picture: o.Picture,
+		Blocked: o.Blocked, ServiceTypes: o.ServiceTypes, Units: o.Units, Workspaces: o.Workspaces, Roles: o.Roles,
+	}
+}
 
 // OperatorGroup is a named set of operators that cases can be assigned to.
 type OperatorGroup struct {
@@ -144,14 +177,31 @@ type OperatorGroup struct {
 // EventType implements Event.
 func (OperatorGroup) EventType() string { return TypeGroupDefined }
 
-// Touchpoint is a client application of the operator API. TokenHash is a bcrypt hash.
+// Touchpoint is a client application of the operator API. It is schema version 2 of
+// directory.touchpointDefined: the token's hash is in the credentials bucket, not in the log.
 type Touchpoint struct {
+	Code string `json:"code"`
+}
+
+// EventType implements Event.
+func (Touchpoint) EventType() string { return TypeTouchpointDefined }
+
+// SchemaVersion returns the schema version Touchpoint is written at.
+func (Touchpoint) SchemaVersion() int { return 2 }
+
+// TouchpointV1 is the data of directory.touchpointDefined at schema version 1, found in
+// logs written before version 2: the touchpoint and the bcrypt hash of its token. Decode
+// returns such events as a Touchpoint, without the hash. casestream writes none.
+type TouchpointV1 struct {
 	Code      string `json:"code"`
 	TokenHash string `json:"tokenHash"`
 }
 
 // EventType implements Event.
-func (Touchpoint) EventType() string { return TypeTouchpointDefined }
+func (TouchpointV1) EventType() string { return TypeTouchpointDefined }
+
+// Touchpoint returns the touchpoint without its hash, as version 2 carries it.
+func (t TouchpointV1) Touchpoint() Touchpoint { return Touchpoint{Code: t.Code} }
 
 // Application roles.
 const (
@@ -159,8 +209,25 @@ const (
 	RoleCaseManager       = "CaseManager"
 )
 
-// Application is a client of the agent-impersonation API. ClientSecretHash is a bcrypt hash.
+// Application is a client of the agent-impersonation API. It is schema version 2 of
+// directory.applicationDefined: the client secret's hash is in the credentials bucket, not
+// in the log.
 type Application struct {
+	ApplicationID string   `json:"applicationId"`
+	ClientID      string   `json:"clientId"`
+	Roles         []string `json:"roles"`
+}
+
+// EventType implements Event.
+func (Application) EventType() string { return TypeApplicationDefined }
+
+// SchemaVersion returns the schema version Application is written at.
+func (Application) SchemaVersion() int { return 2 }
+
+// ApplicationV1 is the data of directory.applicationDefined at schema version 1, found in
+// logs written before version 2: the application and the bcrypt hash of its client secret.
+// Decode returns such events as an Application, without the hash. casestream writes none.
+type ApplicationV1 struct {
 	ApplicationID    string   `json:"applicationId"`
 	ClientID         string   `json:"clientId"`
 	ClientSecretHash string   `json:"clientSecretHash"`
@@ -168,7 +235,26 @@ type Application struct {
 }
 
 // EventType implements Event.
-func (Application) EventType() string { return TypeApplicationDefined }
+func (ApplicationV1) EventType() string { return TypeApplicationDefined }
+
+// Application returns the application without its hash, as version 2 carries it.
+func (a ApplicationV1) Application() Application {
+	return Application{ApplicationID: a.ApplicationID, ClientID: a.ClientID, Roles: a.Roles}
+}
+
+// SecretChanged says that the secret of a directory entity was set or replaced: an
+// operator's password, a touchpoint's token, an application's client secret. Its envelope's
+// actor and occurredAt say who changed it and when; the secret and its hash are not in the
+// log. It is written on the entity's own subject.
+type SecretChanged struct {
+	// Kind is the entity's kind: KindOperator, KindTouchpoint or KindApplication.
+	Kind string `json:"kind"`
+	// ID is the entity's id: a userId, a touchpoint code, an applicationId.
+	ID string `json:"id"`
+}
+
+// EventType implements Event.
+func (SecretChanged) EventType() string { return TypeSecretChanged }
 
 // AgentUnitSelected sets an agent's current unit. It clears a workspace selected in another
 // unit.
@@ -212,6 +298,10 @@ func init() {
 	register[OperatorGroup]()
 	register[Touchpoint]()
 	register[Application]()
+	register[SecretChanged]()
 	register[AgentUnitSelected]()
 	register[AgentWorkspaceSelected]()
+	registerOlder(1, OperatorV1.Operator)
+	registerOlder(1, TouchpointV1.Touchpoint)
+	registerOlder(1, ApplicationV1.Application)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,10 +40,11 @@ var samples = []Event{
 	Service{ServiceID: "s1", UnitID: "u1", InboxID: "i1", Name: "Accounts", TicketPrefix: "A"},
 	ServiceCategory{ServiceCategoryID: "c1", Code: "ACCOUNTS", Name: "Accounts and Cards"},
 	ServiceType{ServiceTypeID: "t1", Code: "LOST_CARD", Name: "Report a lost card", ServiceCategoryID: "c1", DefaultServiceID: "s1", OperatorGroup: "Tier 2"},
-	Operator{UserID: "op-2", Email: "bob@example.com", DisplayName: "Bob Brown", Initials: "BB", Picture: "", PasswordHash: "$2a$10$hash", ServiceTypes: []string{"LOST_CARD"}, Units: []string{"u1"}, Workspaces: []string{"w1"}, Roles: []string{"Agent"}},
+	Operator{UserID: "op-2", Email: "bob@example.com", DisplayName: "Bob Brown", Initials: "BB", Picture: "", ServiceTypes: []string{"LOST_CARD"}, Units: []string{"u1"}, Workspaces: []string{"w1"}, Roles: []string{"Agent"}},
 	OperatorGroup{GroupID: "g2", Name: "Tier 2", Members: []string{"op-2"}},
-	Touchpoint{Code: "kiosk", TokenHash: "$2a$10$hash"},
-	Application{ApplicationID: "a1", ClientID: "app", ClientSecretHash: "$2a$10$hash", Roles: []string{RoleAgentImpersonator}},
+	Touchpoint{Code: "kiosk"},
+	Application{ApplicationID: "a1", ClientID: "app", Roles: []string{RoleAgentImpersonator}},
+	SecretChanged{Kind: KindOperator, ID: "op-2"},
 	AgentUnitSelected{UserID: "op-2", UnitID: "u1"},
 	AgentWorkspaceSelected{UserID: "op-2", WorkspaceID: "w1"},
 }
@@ -162,7 +164,8 @@ func TestCaseOpenedV1(t *testing.T) {
 func TestVersionOf(t *testing.T) {
 	for _, ev := range samples {
 		want := 1
-		if ev.EventType() == TypeCaseOpened {
+		switch ev.EventType() {
+		case TypeCaseOpened, TypeOperatorDefined, TypeTouchpointDefined, TypeApplicationDefined:
 			want = 2
 		}
 		env, err := Wrap(Meta{ID: "id", Subject: "cases.1"}, ev)
@@ -172,6 +175,98 @@ func TestVersionOf(t *testing.T) {
 		if env.SchemaVersion != want {
 			t.Errorf("%s written at version %d, want %d", ev.EventType(), env.SchemaVersion, want)
 		}
+	}
+}
+
+// v1Samples are the samples of the directory types whose version 1 carried a secret's hash,
+// as version 1 wrote them; the golden files <type>.v1.golden hold what the version 1 encoder
+// wrote for them.
+var v1Samples = []Event{
+	OperatorV1{UserID: "op-2", Email: "bob@example.com", DisplayName: "Bob Brown", Initials: "BB", Picture: "", PasswordHash: "$2a$10$hash", ServiceTypes: []string{"LOST_CARD"}, Units: []string{"u1"}, Workspaces: []string{"w1"}, Roles: []string{"Agent"}},
+	TouchpointV1{Code: "kiosk", TokenHash: "$2a$10$hash"},
+	ApplicationV1{ApplicationID: "a1", ClientID: "app", ClientSecretHash: "$2a$10$hash", Roles: []string{RoleAgentImpersonator}},
+}
+
+// TestDirectoryV1 reads the operator, touchpoint and application events as version 1 wrote
+// them, hash included: Wrap still writes the V1 types byte for byte as version 1 did (tools
+// that must produce an older log use it), and both decoders return them as version 2 reads
+// them, without the hash.
+func TestDirectoryV1(t *testing.T) {
+	at := time.Date(2026, 3, 1, 9, 15, 2, 118_765_000, time.FixedZone("CET", 3600))
+	for _, v1 := range v1Samples {
+		t.Run(v1.EventType(), func(t *testing.T) {
+			want, err := os.ReadFile(filepath.Join("testdata", v1.EventType()+".v1.golden"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := Wrap(Meta{
+				ID: "5b3c0a9e-8f6d-4c1b-9a2e-7d4f3b2a1c00", Subject: "cases.42", OccurredAt: at,
+				Actor: Actor{Kind: ActorOperator, ID: "op-1"}, CorrelationID: "corr-1",
+			}, v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := json.MarshalIndent(env, "", "  ")
+			if got = append(got, '\n'); !bytes.Equal(got, want) {
+				t.Fatalf("version 1 envelope:\n got %s\nwant %s", got, want)
+			}
+			if !bytes.Contains(want, []byte("$2a$10$hash")) {
+				t.Fatal("the version 1 golden file holds no hash")
+			}
+			var upcast Event
+			switch v := v1.(type) {
+			case OperatorV1:
+				upcast = v.Operator()
+			case TouchpointV1:
+				upcast = v.Touchpoint()
+			case ApplicationV1:
+				upcast = v.Application()
+			}
+			back, err := Unmarshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := Decode(back)
+			if err != nil || !reflect.DeepEqual(dec, upcast) {
+				t.Errorf("Decode: got %#v, %v, want %#v", dec, err, upcast)
+			}
+			_, one, err := UnmarshalEvent(want)
+			if err != nil || !reflect.DeepEqual(one, upcast) {
+				t.Errorf("UnmarshalEvent: got %#v, %v, want %#v", one, err, upcast)
+			}
+		})
+	}
+}
+
+// TestWrittenVersionsCarryNoHash checks that no event type this package writes has a member
+// named like a hash: secrets' hashes live in the credentials bucket, never in the log.
+func TestWrittenVersionsCarryNoHash(t *testing.T) {
+	for _, ev := range samples {
+		var members map[string]any
+		if err := json.Unmarshal([]byte(normal(ev)), &members); err != nil {
+			t.Fatal(err)
+		}
+		for k := range members {
+			if strings.HasSuffix(strings.ToLower(k), "hash") {
+				t.Errorf("%s version %d has member %q", ev.EventType(), VersionOf(ev), k)
+			}
+		}
+	}
+}
+
+func TestV1Converts(t *testing.T) {
+	op := OperatorV1{UserID: "u", Email: "e", DisplayName: "d", Initials: "i", Picture: "p", PasswordHash: "h", Blocked: true,
+		ServiceTypes: []string{"*"}, Units: []string{"u1"}, Workspaces: []string{"w1"}, Roles: []string{"Agent"}}
+	want := `{"userId":"u","email":"e","displayName":"d","initials":"i","picture":"p","blocked":true,"serviceTypes":["*"],"units":["u1"],"workspaces":["w1"],"roles":["Agent"]}`
+	if got := normal(op.Operator()); got != want {
+		t.Errorf("operator: got %s, want %s", got, want)
+	}
+	app := ApplicationV1{ApplicationID: "a", ClientID: "c", ClientSecretHash: "h", Roles: []string{RoleCaseManager}}
+	if got, want := normal(app.Application()), `{"applicationId":"a","clientId":"c","roles":["CaseManager"]}`; got != want {
+		t.Errorf("application: got %s, want %s", got, want)
+	}
+	if got, want := (TouchpointV1{Code: "k", TokenHash: "h"}).Touchpoint(), (Touchpoint{Code: "k"}); got != want {
+		t.Errorf("touchpoint: got %+v, want %+v", got, want)
 	}
 }
 
@@ -258,6 +353,10 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		`{"type":"case.opened","schemaVersion":1,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]}}`,
 		`{"type":"case.opened","schemaVersion":2,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]},"schemaVersion":1}`,
 		`{"type":"case.opened","schemaVersion":7,"data":{"caseInstanceId":3,"comments":[{"noteId":1,"description":"x"}]}}`,
+		`{"type":"directory.operatorDefined","data":{"userId":"u","passwordHash":"h"},"schemaVersion":1}`,
+		`{"type":"directory.operatorDefined","schemaVersion":1,"data":{"userId":"u","passwordHash":"h"}}`,
+		`{"type":"directory.operatorDefined","schemaVersion":2,"data":{"userId":"u"}}`,
+		`{"schemaVersion":"2","type":"directory.touchpointDefined","data":{"code":"k"}}`,
 		`{"type":"no.such","data":{"a":1}}`,
 		`{"type":"case.closed","data":{"from":"Resolved"},"data":{}}`,
 		`{"Type":"case.closed","data":{"from":"Resolved"}}`,

@@ -84,6 +84,7 @@ type Node struct {
 	cfg      Config
 	log      *slog.Logger
 	lastSeqs *eventstore.LastSeqs
+	secrets  *directory.Secrets
 	ns       *server.Server
 	http     *http.Server
 	listener net.Listener
@@ -171,9 +172,19 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, err
 	}
 
+	// Secrets' hashes are in a bucket of their own, which only the service reads.
+	err = eventstore.RetrySetup(ctx, n.log, "open credentials bucket", func() (err error) {
+		n.secrets, err = directory.OpenSecrets(ctx, n.JS, cfg.Replicas)
+		return err
+	})
+	if err != nil {
+		return n, err
+	}
+
 	// The directory view: replayed now, followed from then on. In-process, the projector
 	// shares it, so that one fold serves both.
 	n.Directory = directory.New()
+	n.Directory.UseSecrets(n.secrets)
 	applyDir := n.Directory.Apply
 	if cfg.Projector {
 		n.Projector = projection.NewProjector(n.Directory)
@@ -189,6 +200,11 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		return n, fmt.Errorf("replay directory: %w", err)
 	}
 	n.follow(ctx, events.StreamDirectory, dirLast, applyDir)
+	if migrated, err := n.Directory.MigrateSecrets(ctx); err != nil {
+		return n, err
+	} else if migrated > 0 {
+		n.log.Info("hashes of schema version 1 events put into the credentials bucket", "bucket", directory.CredentialsBucket, "count", migrated)
+	}
 	if cfg.Directory != nil {
 		written, err := directory.Bootstrap(ctx, n.Store, n.Directory, cfg.Directory, directory.BootstrapOptions{BcryptCost: cfg.BcryptCost})
 		if err != nil {
@@ -324,6 +340,9 @@ func (n *Node) Close() error {
 		n.cancel()
 	}
 	n.wg.Wait()
+	if n.secrets != nil {
+		errs = append(errs, n.secrets.Close())
+	}
 	if n.Store != nil {
 		n.Store.Close()
 	}

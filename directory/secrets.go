@@ -20,9 +20,9 @@ import (
 // secret changed (events.SecretChanged), never its hash.
 const CredentialsBucket = "CASESTREAM_CREDENTIALS"
 
-// credentialsHistory is the number of values kept per key: the current one and the one it
-// replaced, so that an operator can see the last change in the bucket itself.
-const credentialsHistory = 2
+// credentialsHistory is the number of values kept per key: only the current one, so that a
+// replaced secret's hash is gone from the bucket too.
+const credentialsHistory = 1
 
 // Secret is one value of the credentials bucket.
 type Secret struct {

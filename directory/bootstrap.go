@@ -187,8 +187,14 @@ func (b *bootstrap) setSecret(kind, id, clear string) error {
 		if err := b.announce(kind, id, cur.EventID); err != nil {
 			return err
 		}
-		if ok && cur.Hash != "" && b.d.verify(kind, id, cur.Hash, clear) == nil {
-			return nil
+		if ok && cur.Hash != "" {
+			// Busy is not a mismatch: a secret is replaced only when it differs.
+			switch err := b.d.verify(kind, id, cur.Hash, clear); {
+			case err == nil:
+				return nil
+			case errors.Is(err, ErrBusy):
+				return err
+			}
 		}
 		h, err := bcrypt.GenerateFromPassword([]byte(clear), b.opts.BcryptCost)
 		if err != nil {

@@ -407,3 +407,25 @@ func TestNoBucket(t *testing.T) {
 		t.Errorf("VerifyOperator: got %v, want ErrBadCredentials", err)
 	}
 }
+
+// TestBootstrapBusyIsNoChange applies the same file while every bcrypt slot is taken: a
+// comparison refused as busy is not a mismatch, so no secret is replaced and nothing is
+// written; the run fails with ErrBusy and a later one finds nothing to do.
+func TestBootstrapBusyIsNoChange(t *testing.T) {
+	store, _ := bootstrapDemo(t)
+	d := store.rebuild(t) // a restart: nothing cached
+	d.LimitCompares(1, time.Millisecond)
+	d.bound.slots <- struct{}{}
+	before, hash := store.LastSeq(), store.secrets.hash(secretOperator, alice)
+	n, err := Bootstrap(context.Background(), store, d, demoFile(t), testOptions())
+	if !errors.Is(err, ErrBusy) || n != 0 {
+		t.Fatalf("got %d, %v, want 0, ErrBusy", n, err)
+	}
+	if store.LastSeq() != before || store.secrets.hash(secretOperator, alice) != hash {
+		t.Fatal("a busy comparison replaced a secret")
+	}
+	<-d.bound.slots
+	if n, err := Bootstrap(context.Background(), store, d, demoFile(t), testOptions()); err != nil || n != 0 {
+		t.Errorf("once free: got %d, %v, want 0, nil", n, err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 )
 
@@ -158,12 +159,12 @@ func TestSeparateProcesses(t *testing.T) {
 	ns, nc := embeddedtest.Start(t)
 	bin := t.TempDir()
 	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
-	natsURL := ns.ClientURL()
+	natsURL, seed := ns.ClientURL(), ns.Keys.SeedFile(natsauth.Service)
 
-	stopP1 := process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
-	stopP2 := process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	stopP1 := process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
+	stopP2 := process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
 	apiAddr := freeAddr(t)
-	process(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
+	process(t, apiBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
 	base := "http://" + apiAddr
 	eventually.Check(t, 60*time.Second, 50*time.Millisecond, func() error {
 		st, b, err := call("GET", base+"/readyz", "", nil)
@@ -215,7 +216,7 @@ func TestSeparateProcesses(t *testing.T) {
 	// A projector started after every write rebuilds the same model from the log.
 	stopP1()
 	stopP2()
-	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
 	eventually.Check(t, 30*time.Second, 50*time.Millisecond, func() error {
 		st, again, err := call("GET", agent+"/activeCases", "", bearer)
 		if err != nil || st != 200 {

@@ -129,7 +129,8 @@ func TestNkey(t *testing.T) {
 	s := startServer(t, func(o *server.Options) {
 		o.Nkeys = []*server.NkeyUser{{Nkey: pub, Permissions: servicePerms(t)}}
 	})
-	works(t, s.ClientURL(), natsauth.ClientConfig{Nkey: write(t, "service.nk", string(seed)+"\n")})
+	// The seed followed by its public key, as deploy/secrets.sh writes it (nk -pubout).
+	works(t, s.ClientURL(), natsauth.ClientConfig{Nkey: write(t, "service.nk", string(seed)+"\n"+pub+"\n")})
 
 	other, _ := nkeys.CreateUser()
 	otherSeed, _ := other.Seed()

@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
+
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // TestClusterTopology runs the production shape with real processes: three nats-server
@@ -118,6 +120,43 @@ func TestClusterTopology(t *testing.T) {
 	}
 	if r := info.CachedInfo().Config.Replicas; r != 3 {
 		t.Fatalf("CASES replicas: got %d, want 3", r)
+	}
+	// The service and the reader may not delete the log; it is there afterwards with every
+	// event (the api appended the directory's).
+	for _, id := range []string{"service", "reader"} {
+		auth, err := nats.NkeyOptionFromSeed(filepath.Join(seeds, id+".nk"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		violations := make(chan error, 8)
+		opts := []nats.Option{auth, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case violations <- err:
+			default:
+			}
+		})}
+		if id == "service" {
+			opts = append(opts, nats.CustomInboxPrefix(natsauth.ServiceInboxPrefix))
+		}
+		c, err := nats.Connect(natsURL, opts...)
+		if err != nil {
+			t.Fatalf("connect as %s: %v", id, err)
+		}
+		cjs, _ := jetstream.New(c)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		go func() { _ = cjs.DeleteStream(ctx, "DIRECTORY") }()
+		if err := <-violations; !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Errorf("%s deletes DIRECTORY: got %v, want a permission violation", id, err)
+		}
+		cancel()
+		c.Close()
+	}
+	dir, err := js.Stream(context.Background(), "DIRECTORY")
+	if err != nil {
+		t.Fatalf("DIRECTORY after the attempts to delete it: %v", err)
+	}
+	if dir.CachedInfo().State.Msgs == 0 {
+		t.Error("DIRECTORY after the attempts to delete it: empty, want the directory's events")
 	}
 
 	// A session from api-1 works on api-2.

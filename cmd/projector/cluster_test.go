@@ -13,11 +13,10 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
-
-	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // TestClusterTopology runs the production shape with real processes: three nats-server

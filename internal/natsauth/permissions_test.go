@@ -370,3 +370,29 @@ func TestServiceCannotDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceCreatesWithoutUpdate: starting again creates nothing new and needs no update;
+// a stream an admin changed is reported, not changed back.
+func TestServiceCreatesWithoutUpdate(t *testing.T) {
+	w := newWorld(t)
+	ctx := testCtx(t)
+	if err := eventstore.EnsureStreams(ctx, w.service, 1); err != nil {
+		t.Fatalf("EnsureStreams on existing streams: %v", err)
+	}
+	cfg := eventstore.StreamConfigs(1)[1]
+	cfg.Description = "edited by the admin"
+	if _, err := w.admin.UpdateStream(ctx, cfg); err != nil {
+		t.Fatalf("admin updates %s: %v", cfg.Name, err)
+	}
+	err := eventstore.EnsureStreams(ctx, w.service, 1)
+	if !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		t.Fatalf("EnsureStreams on a changed stream: got %v, want %v", err, jetstream.ErrStreamNameAlreadyInUse)
+	}
+	st, err := w.admin.Stream(ctx, cfg.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.Description; got != cfg.Description {
+		t.Errorf("%s description after EnsureStreams: got %q, want the admin's %q", cfg.Name, got, cfg.Description)
+	}
+}

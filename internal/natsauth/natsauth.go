@@ -47,7 +47,8 @@ const api = "$JS.API."
 
 // destructive are the JetStream API calls that remove or may remove stored messages:
 // deleting or purging a stream (a bucket is a stream), deleting a message, and updating a
-// stream, which could set limits that drop events. Only the admin makes them.
+// stream, which could set limits that drop events. Only the admin makes them, but for the
+// one purge the service makes (servicePermissions).
 var destructive = []string{
 	api + "STREAM.DELETE.>",
 	api + "STREAM.PURGE.>",
@@ -75,17 +76,25 @@ func Permissions(id Identity) (*server.Permissions, error) {
 // with a name and filter, read with MSG.NEXT, deleted when reset), acknowledgements and
 // flow control of push consumers (key-value watchers, object reads). It answers projection
 // queries by responding to the requests it receives.
+//
+// The one purge it may make is of its object stores' streams: the object store removes an
+// object's chunks (a removed file's, a failed or replaced upload's) by purging them by
+// subject. Files are not the log: the log keeps each file's metadata and digest. The log's
+// streams and the key-value buckets may not be purged.
 func servicePermissions() *server.Permissions {
-	var streams []string
+	var streams, unpurgeable []string
 	streams = append(streams, LogStreams...)
 	pub := []string{"cases.>", "directory.>", "casestream.projection.>", api + "INFO"}
 	for _, b := range KeyValueBuckets {
 		streams = append(streams, "KV_"+b)
 		pub = append(pub, "$KV."+b+".>")
 	}
+	for _, s := range streams {
+		unpurgeable = append(unpurgeable, api+"STREAM.PURGE."+s)
+	}
 	for _, b := range ObjectBuckets {
 		streams = append(streams, "OBJ_"+b)
-		pub = append(pub, "$O."+b+".>")
+		pub = append(pub, "$O."+b+".>", api+"STREAM.PURGE.OBJ_"+b)
 	}
 	for _, s := range streams {
 		pub = append(pub,
@@ -103,7 +112,7 @@ func servicePermissions() *server.Permissions {
 		)
 	}
 	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: pub, Deny: slices.Clone(destructive)},
+		Publish: &server.SubjectPermission{Allow: pub, Deny: append(withoutPurge(destructive), unpurgeable...)},
 		Subscribe: &server.SubjectPermission{
 			Allow: []string{ServiceInboxPrefix + ".>", "casestream.projection.>", "$SRV.>"},
 		},
@@ -112,6 +121,11 @@ func servicePermissions() *server.Permissions {
 			Expires: server.DEFAULT_ALLOW_RESPONSE_EXPIRATION,
 		},
 	}
+}
+
+// withoutPurge returns subjects without the blanket denial of purges.
+func withoutPurge(subjects []string) []string {
+	return slices.DeleteFunc(slices.Clone(subjects), func(s string) bool { return s == api+"STREAM.PURGE.>" })
 }
 
 // readerPermissions lets a reader consume CASES and DIRECTORY: stream info, direct and

@@ -1,4 +1,5 @@
 # One image for both programs: docker run casestream api ..., docker run casestream projector ...
+# The directory file and the NATS credentials are mounted at run time (docker-compose.yml).
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -8,6 +9,5 @@ RUN CGO_ENABLED=0 go build -o /out/api ./cmd/api && CGO_ENABLED=0 go build -o /o
 
 FROM gcr.io/distroless/static-debian12
 COPY --from=build /out/api /out/projector /usr/local/bin/
-COPY examples/demo-directory.json /etc/casestream/directory.json
 USER nonroot
 ENTRYPOINT []

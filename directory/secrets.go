@@ -54,10 +54,11 @@ type Secrets struct {
 	entries map[string]secretEntry
 }
 
-// OpenSecrets creates or binds the credentials bucket (file storage, the given replica
-// count) and returns once the in-memory copy holds every value the bucket had.
+// OpenSecrets creates the credentials bucket (file storage, the given replica count), or binds
+// to it when it exists with the same settings (the service never updates a bucket), and
+// returns once the in-memory copy holds every value the bucket had.
 func OpenSecrets(ctx context.Context, js jetstream.JetStream, replicas int) (*Secrets, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      CredentialsBucket,
 		Description: "bcrypt hashes of casestream's secrets, read only by the service",
 		History:     credentialsHistory,

@@ -1,5 +1,7 @@
 // Package embedded runs a nats-server with JetStream inside the casestream process: the
-// default one-machine deployment, and the server every integration test starts.
+// default one-machine deployment, and the server every integration test starts. Every
+// client, the in-process connection included, authenticates with one of the identities of
+// internal/natsauth.
 package embedded
 
 import (
@@ -11,6 +13,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // readyTimeout bounds how long Start waits for the server to accept connections.
@@ -32,20 +36,43 @@ type Options struct {
 	// ServerName names the server in monitoring and cluster output; empty lets the server
 	// pick one.
 	ServerName string
+	// IdentityDir keeps the identities' nkey seeds (natsauth.LoadOrCreate): created on the
+	// first start, reused after. Required: the server accepts no client without one.
+	IdentityDir string
+}
+
+// Server is a running embedded server and the keys of the identities it accepts.
+type Server struct {
+	*server.Server
+	// Keys are the identities' nkeys; Connect authenticates as the service with them.
+	Keys *natsauth.Keys
 }
 
 // Start starts a nats-server with JetStream on file storage in opts.StoreDir and returns it
-// once it accepts connections. The server installs no signal handlers: the caller owns the
-// process's lifecycle and calls Shutdown.
-func Start(opts Options) (*server.Server, error) {
+// once it accepts connections. Its only users are the identities whose seeds are in
+// opts.IdentityDir, each with its permissions; there is no anonymous access. The server
+// installs no signal handlers: the caller owns the process's lifecycle and calls Shutdown.
+func Start(opts Options) (*Server, error) {
 	if opts.StoreDir == "" {
 		return nil, errors.New("embedded: StoreDir is required")
+	}
+	if opts.IdentityDir == "" {
+		return nil, errors.New("embedded: IdentityDir is required")
+	}
+	keys, err := natsauth.LoadOrCreate(opts.IdentityDir)
+	if err != nil {
+		return nil, err
+	}
+	users, err := keys.Users()
+	if err != nil {
+		return nil, err
 	}
 	sopts := &server.Options{
 		ServerName: opts.ServerName,
 		JetStream:  true,
 		StoreDir:   opts.StoreDir,
 		SyncAlways: opts.SyncAlways,
+		Nkeys:      users,
 		NoSigs:     true,
 		NoLog:      true,
 	}
@@ -58,7 +85,11 @@ func Start(opts Options) (*server.Server, error) {
 		}
 		sopts.Host, sopts.Port = host, port
 	}
-	return start(sopts)
+	s, err := start(sopts)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{Server: s, Keys: keys}, nil
 }
 
 func start(sopts *server.Options) (*server.Server, error) {
@@ -89,9 +120,14 @@ func splitHostPort(addr string) (string, int, error) {
 }
 
 // Connect opens a client connection to s in process, without a network listener, so it
-// works whether or not s accepts outside clients.
-func Connect(s *server.Server, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s)}, opts...)
+// works whether or not s accepts outside clients. It authenticates as the service, with the
+// service's inbox prefix.
+func Connect(s *Server, opts ...nats.Option) (*nats.Conn, error) {
+	auth, err := s.Keys.Option(natsauth.Service)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	opts = append([]nats.Option{nats.InProcessServer(s.Server), auth, nats.CustomInboxPrefix(natsauth.ServiceInboxPrefix)}, opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)

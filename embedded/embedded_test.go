@@ -2,11 +2,16 @@ package embedded
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 func TestStart(t *testing.T) {
@@ -21,7 +26,7 @@ func TestStart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Start(Options{StoreDir: t.TempDir(), Listen: tt.listen, SyncAlways: tt.syncAlways, ServerName: "test"})
+			s, err := Start(Options{StoreDir: t.TempDir(), IdentityDir: t.TempDir(), Listen: tt.listen, SyncAlways: tt.syncAlways, ServerName: "test"})
 			if err != nil {
 				t.Fatalf("Start: %v", err)
 			}
@@ -40,9 +45,13 @@ func TestStart(t *testing.T) {
 				t.Errorf("client listener: got %v, want %v", got, tt.wantClient)
 			}
 			if tt.wantClient {
-				nc, err := nats.Connect(s.ClientURL())
+				auth, err := s.Keys.Option(natsauth.Reader)
 				if err != nil {
-					t.Fatalf("connect over the network: %v", err)
+					t.Fatal(err)
+				}
+				nc, err := nats.Connect(s.ClientURL(), auth)
+				if err != nil {
+					t.Fatalf("connect over the network as the reader: %v", err)
 				}
 				nc.Close()
 			}
@@ -68,10 +77,98 @@ func TestStart(t *testing.T) {
 func TestStartBadListen(t *testing.T) {
 	for _, addr := range []string{"nohost", "127.0.0.1:x", "127.0.0.1:70000"} {
 		t.Run(addr, func(t *testing.T) {
-			if s, err := Start(Options{StoreDir: t.TempDir(), Listen: addr}); err == nil {
+			if s, err := Start(Options{StoreDir: t.TempDir(), IdentityDir: t.TempDir(), Listen: addr}); err == nil {
 				s.Shutdown()
 				t.Errorf("Start(%q): got nil error, want one", addr)
 			}
 		})
+	}
+}
+
+// TestStartNeedsIdentityDir: without a place for the seeds there are no users, and the
+// server would have to accept anyone.
+func TestStartNeedsIdentityDir(t *testing.T) {
+	if s, err := Start(Options{StoreDir: t.TempDir()}); err == nil {
+		s.Shutdown()
+		t.Fatal("Start without IdentityDir: got nil error, want one")
+	}
+}
+
+// TestUnauthenticatedRefused: no client gets in without an identity's key, over the
+// listener or in process; a key the server does not know is refused too.
+func TestUnauthenticatedRefused(t *testing.T) {
+	s, err := Start(Options{StoreDir: t.TempDir(), IdentityDir: t.TempDir(), Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	other, err := natsauth.LoadOrCreate(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger, err := other.Option(natsauth.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		url    string
+		opts   []nats.Option
+		anyErr bool
+	}{
+		{name: "listener, no credentials", url: s.ClientURL()},
+		{name: "listener, user and password", url: s.ClientURL(), opts: []nats.Option{nats.UserInfo("admin", "admin")}},
+		{name: "listener, unknown nkey", url: s.ClientURL(), opts: []nats.Option{stranger}},
+		// In process, the server's refusal may close the pipe before the client reads it:
+		// any error is a refusal there.
+		{name: "in process, no credentials", opts: []nats.Option{nats.InProcessServer(s.Server)}, anyErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nc, err := nats.Connect(tt.url, tt.opts...)
+			if err == nil {
+				nc.Close()
+				t.Fatal("connect: got nil error, want an authorization violation")
+			}
+			if !tt.anyErr && !errors.Is(err, nats.ErrAuthorization) {
+				t.Errorf("connect: got %v, want %v", err, nats.ErrAuthorization)
+			}
+		})
+	}
+}
+
+// TestIdentitiesKept: the seeds are created once, readable by their owner only, and a
+// restart on the same directory accepts the same keys.
+func TestIdentitiesKept(t *testing.T) {
+	dir, store := t.TempDir(), t.TempDir()
+	var first map[natsauth.Identity]string
+	for run := range 2 {
+		s, err := Start(Options{StoreDir: store, IdentityDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := map[natsauth.Identity]string{}
+		for _, id := range natsauth.Identities {
+			keys[id] = s.Keys.PublicKey(id)
+			fi, err := os.Stat(s.Keys.SeedFile(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fi.Mode().Perm(); got != 0o600 {
+				t.Errorf("run %d: %s seed mode: got %v, want 0600", run, id, got)
+			}
+		}
+		nc, err := Connect(s)
+		if err != nil {
+			t.Fatalf("run %d: Connect: %v", run, err)
+		}
+		nc.Close()
+		s.Shutdown()
+		s.WaitForShutdown()
+		if run == 0 {
+			first = keys
+		} else if !maps.Equal(keys, first) {
+			t.Errorf("keys after restart: got %v, want %v", keys, first)
+		}
 	}
 }

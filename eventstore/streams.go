@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -44,14 +45,21 @@ func StreamConfigs(replicas int) []jetstream.StreamConfig {
 	}
 }
 
-// EnsureStreams creates the CASES and DIRECTORY streams, or updates them to the
-// configuration of StreamConfigs. replicas is 1 on a single server, 3 in production.
+// EnsureStreams creates the CASES and DIRECTORY streams with the configuration of
+// StreamConfigs; a stream that exists with that configuration is left as it is (JetStream
+// answers an identical create with the stream). It never updates a stream: an update could
+// set limits that drop events, so the service's NATS identity may not make one, and a
+// stream that exists with another configuration is an error for an admin to resolve.
+// replicas is 1 on a single server, 3 in production.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, replicas int) error {
 	if replicas < 1 {
 		replicas = 1
 	}
 	for _, cfg := range StreamConfigs(replicas) {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		if _, err := js.CreateStream(ctx, cfg); err != nil {
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				return fmt.Errorf("eventstore: stream %s exists with another configuration than docs/events.md's; the service does not update streams, an admin does (nats stream edit): %w", cfg.Name, err)
+			}
 			return fmt.Errorf("eventstore: ensure stream %s: %w", cfg.Name, err)
 		}
 	}

@@ -53,7 +53,7 @@ type Store struct {
 // Open creates or binds the bucket: file storage with the given replica count, no limits of
 // its own (each Put has one).
 func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, error) {
-	obs, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+	obs, err := js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket:      Bucket,
 		Description: "bytes of the files attached to cases; metadata in the CASES stream",
 		Storage:     jetstream.FileStorage,

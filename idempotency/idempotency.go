@@ -36,7 +36,7 @@ type Store struct {
 
 // Open creates or binds the bucket.
 func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   Bucket,
 		TTL:      Retention,
 		History:  1,

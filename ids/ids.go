@@ -48,7 +48,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*IDs, erro
 	if replicas < 1 {
 		replicas = 1
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      Bucket,
 		Description: "casestream counters: caseInstanceId blocks, ticket numbers per unit and day",
 		History:     1,

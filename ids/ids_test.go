@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -123,7 +124,7 @@ func TestCaseInstanceIDsSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
 	var last int64
 	for run := range 2 {
-		s, err := embedded.Start(embedded.Options{StoreDir: dir})
+		s, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(dir, "nats"), IdentityDir: filepath.Join(dir, "identities")})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
@@ -31,6 +30,7 @@ import (
 	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/idempotency"
 	"github.com/casestream/casestream/ids"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/projection"
 	"github.com/casestream/casestream/tokens"
 )
@@ -43,7 +43,10 @@ type Config struct {
 	Data string
 	// NATSURL connects to an outside NATS server; empty runs an embedded one.
 	NATSURL string
-	// NATSListen is where the embedded server accepts NATS clients; empty for none.
+	// NATSAuth authenticates the connection to NATSURL.
+	NATSAuth natsauth.ClientConfig
+	// NATSListen is where the embedded server accepts NATS clients; empty for none. Every
+	// client authenticates with a seed kept in Data/identities.
 	NATSListen string
 	// Replicas is the replica count of streams and buckets.
 	Replicas int
@@ -85,7 +88,7 @@ type Node struct {
 	log      *slog.Logger
 	lastSeqs *eventstore.LastSeqs
 	secrets  *directory.Secrets
-	ns       *server.Server
+	ns       *embedded.Server
 	http     *http.Server
 	listener net.Listener
 	micro    micro.Service
@@ -113,13 +116,22 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if cfg.NATSURL == "" {
 		n.ns, err = embedded.Start(embedded.Options{
 			StoreDir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways, ServerName: "casestream",
+			IdentityDir: filepath.Join(cfg.Data, "identities"),
 		})
 		if err != nil {
 			return n, err
 		}
+		if cfg.NATSListen != "" {
+			n.log.Info("NATS clients authenticate with an nkey seed", "url", n.ns.ClientURL(),
+				"reader", n.ns.Keys.SeedFile(natsauth.Reader), "admin", n.ns.Keys.SeedFile(natsauth.Admin))
+		}
 		n.NC, err = embedded.Connect(n.ns, nats.Name("casestream-api"))
 	} else {
-		n.NC, err = nats.Connect(cfg.NATSURL, nats.Name("casestream-api"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+		var auth []nats.Option
+		if auth, err = cfg.NATSAuth.Options(); err != nil {
+			return n, err
+		}
+		n.NC, err = nats.Connect(cfg.NATSURL, append(auth, nats.Name("casestream-api"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
 	}
 	if err != nil {
 		return n, fmt.Errorf("connect to NATS: %w", err)
@@ -296,6 +308,15 @@ func (n *Node) NATSURL() string {
 		return n.ns.ClientURL()
 	}
 	return ""
+}
+
+// Identities returns the keys of the embedded server's identities; nil with an outside
+// server.
+func (n *Node) Identities() *natsauth.Keys {
+	if n.ns == nil {
+		return nil
+	}
+	return n.ns.Keys
 }
 
 // follow keeps applying a stream's records after the given sequence until the node closes.

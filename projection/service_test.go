@@ -9,30 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 )
 
-// startNATS starts an embedded nats-server on a random port and returns a connection to it.
+// startNATS starts an embedded nats-server on a random port and returns a connection to it,
+// authenticated as the service (the identity that serves and asks the queries).
 func startNATS(tb testing.TB) *nats.Conn {
 	tb.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		tb.Fatalf("nats-server: %v", err)
-	}
-	s.Start()
-	tb.Cleanup(s.Shutdown)
-	if !s.ReadyForConnections(5 * time.Second) {
-		tb.Fatal("nats-server not ready")
-	}
-	nc, err := nats.Connect(s.ClientURL())
-	if err != nil {
-		tb.Fatalf("connect: %v", err)
-	}
-	tb.Cleanup(nc.Close)
+	_, nc := embeddedtest.Start(tb)
 	return nc
 }
 

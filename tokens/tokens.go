@@ -55,7 +55,7 @@ func (b *Bucket) Memoize(d time.Duration) {
 
 // Open creates or binds the key-value bucket with the given name and token lifetime.
 func Open(ctx context.Context, js jetstream.JetStream, name string, ttl time.Duration, replicas int) (*Bucket, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:   name,
 		TTL:      ttl,
 		History:  1,

@@ -18,11 +18,12 @@ func open(t *testing.T, ttl time.Duration) (*Bucket, jetstream.KeyValue) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(context.Background(), js, "TEST_TOKENS", ttl, 1)
+	// A bucket the service's NATS identity may write: the one the agent API uses.
+	b, err := Open(context.Background(), js, "CASESTREAM_TOKENS", ttl, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := js.KeyValue(context.Background(), "TEST_TOKENS")
+	kv, err := js.KeyValue(context.Background(), "CASESTREAM_TOKENS")
 	if err != nil {
 		t.Fatal(err)
 	}

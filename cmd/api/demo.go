@@ -10,6 +10,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // Demo credentials, from examples/demo-directory.json.
@@ -68,6 +69,7 @@ func (m *Main) demo(ctx context.Context) error {
 		"{pw}", demoPassword, "{app}", demoAppID, "{client}", demoClientID, "{secret}", demoSecret,
 		"{agent}", demoAgentID, "{unit}", demoUnitID)
 	fmt.Fprint(m.Stdout, r.Replace(demoText))
+	fmt.Fprint(m.Stdout, m.demoNATS())
 	return nil
 }
 
@@ -102,6 +104,18 @@ Agent-impersonation API (Cubu S2S): get a token, select bob's unit, list his act
   curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     -d '{"unitId":"{unit}"}' {base}/{app}/agents/{agent}/units/_current
   curl -s -H "Authorization: Bearer $TOKEN" {base}/{app}/agents/{agent}/activeCases
-
-Events: nats stream view CASES (the nats CLI against the embedded server's NATS listener).
 `
+
+// demoNATS says how to read the log with the nats CLI: as the reader, whose seed the
+// embedded server keeps under the data directory.
+func (m *Main) demoNATS() string {
+	keys, url := m.node.Identities(), m.node.NATSURL()
+	if keys == nil || url == "" {
+		return "\nEvents: read CASES and DIRECTORY with a reader identity of your NATS server.\n"
+	}
+	return fmt.Sprintf(`
+Events, read-only (the reader's nkey; the admin's, which may also delete, is %s):
+
+  nats --server %s --nkey %s stream view CASES
+`, keys.SeedFile(natsauth.Admin), url, keys.SeedFile(natsauth.Reader))
+}

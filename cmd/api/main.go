@@ -20,6 +20,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/node"
 )
 
@@ -52,6 +53,7 @@ type Config struct {
 	Addr          string
 	Data          string
 	NATSURL       string
+	NATSAuth      natsauth.ClientConfig
 	NATSListen    string
 	Replicas      int
 	SyncAlways    bool
@@ -116,6 +118,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	str(&c.Addr, "addr", "CASESTREAM_ADDR", "HTTP listen address")
 	str(&c.Data, "data", "CASESTREAM_DATA", "data directory of the embedded NATS server")
 	str(&c.NATSURL, "nats-url", "CASESTREAM_NATS_URL", "NATS server URL; empty runs an embedded server")
+	c.NATSAuth.Flags(fs, "CASESTREAM", lookup)
 	// An empty -nats-listen is meaningful (no client listener), so it is read even when empty.
 	if v, ok := lookup("CASESTREAM_NATS_LISTEN"); ok {
 		c.NATSListen = v
@@ -166,7 +169,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if c.TrustedProxies, err = parsePrefixes(proxies); err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
-	return nil
+	return c.NATSAuth.Validate()
 }
 
 // parsePrefixes parses a comma-separated list of addresses (each its own prefix) and CIDR
@@ -203,7 +206,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	c := m.Config
 	m.node, err = node.Start(ctx, node.Config{
-		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSListen: c.NATSListen, Replicas: c.Replicas,
+		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSAuth: c.NATSAuth, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
 		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
 	})

@@ -220,7 +220,7 @@ func writeV1Log(t *testing.T, data string, f *directory.File) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ns, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "nats"), ServerName: "casestream"})
+	ns, err := embedded.Start(embedded.Options{StoreDir: filepath.Join(data, "nats"), IdentityDir: filepath.Join(data, "identities"), ServerName: "casestream"})
 	if err != nil {
 		t.Fatal(err)
 	}

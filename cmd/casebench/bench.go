@@ -124,7 +124,7 @@ func (b *bench) scenario(name string, fn func() error) error {
 // lazy) in a fresh temporary directory, or on the outside server.
 func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) (*node.Node, error) {
 	cfg := node.Config{
-		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSListen: "", Replicas: b.cfg.Replicas,
+		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSAuth: b.cfg.NATSAuth, NATSListen: "", Replicas: b.cfg.Replicas,
 		SyncAlways: durable, Directory: f, DirectoryName: "casebench directory",
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
 	}

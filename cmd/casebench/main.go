@@ -16,6 +16,8 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 func main() {
@@ -44,6 +46,8 @@ type Config struct {
 	// NATSURL runs both nodes against an outside NATS server instead of embedded ones; the
 	// durable and lazy runs then share that server and its sync setting.
 	NATSURL string
+	// NATSAuth authenticates to NATSURL.
+	NATSAuth natsauth.ClientConfig
 	// Quick runs the scaled-down configuration (about a minute on two cores).
 	Quick bool
 	// JSON prints one JSON object instead of the table.
@@ -87,6 +91,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 		c.NATSURL = v
 	}
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "run against this NATS server instead of embedded ones (CASEBENCH_NATS_URL)")
+	c.NATSAuth.Flags(fs, "CASEBENCH", lookup)
 	fs.BoolVar(&c.Quick, "quick", c.Quick, "scaled-down run: 10k active cases, 100k-event stream, short runs")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print one JSON object instead of the table")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a pprof CPU profile to this file")
@@ -104,6 +109,9 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 		return fmt.Errorf("-replicas %d: want 1 or 3", c.Replicas)
 	case c.Replicas > 1 && c.NATSURL == "":
 		return errors.New("-replicas 3 needs -nats-url (an embedded server is a single node)")
+	}
+	if err := c.NATSAuth.Validate(); err != nil {
+		return err
 	}
 	if c.Profile != "" {
 		if c.CPUProfile == "" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
@@ -123,7 +124,7 @@ func TestRunTable(t *testing.T) {
 func TestRunOutsideServer(t *testing.T) {
 	s, _ := embeddedtest.Start(t)
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
-	out := runMain(t, "-json", "-nats-url", s.ClientURL(), "-cpuprofile", prof, "-profile", "list")
+	out := runMain(t, "-json", "-nats-url", s.ClientURL(), "-nats-nkey", s.Keys.SeedFile(natsauth.Service), "-cpuprofile", prof, "-profile", "list")
 	var got Results
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)

@@ -3,23 +3,28 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 )
 
 // TestClusterTopology runs the production shape with real processes: three nats-server
-// processes in a JetStream cluster, streams with three replicas, two api replicas with
-// -projector=false and a projector. A write on one api is read on the other at once, sessions
-// and tokens issued by one are accepted by the other, and the service keeps working when one
-// NATS node stops.
+// processes in a JetStream cluster configured by deploy/nats-server.conf (nkey users, no
+// anonymous access), streams with three replicas, two api replicas with -projector=false and
+// a projector, authenticated as the service with a seed file as docker-compose mounts it. A
+// write on one api is read on the other at once, sessions and tokens issued by one are
+// accepted by the other, and the service keeps working when one NATS node stops.
 func TestClusterTopology(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a NATS cluster")
@@ -35,15 +40,47 @@ func TestClusterTopology(t *testing.T) {
 		urls = append(urls, "nats://"+clients[i])
 		routeURLs = append(routeURLs, "nats://"+routes[i])
 	}
+	// The identities' seeds, as an operator generates them; the servers get the public keys.
+	seeds := t.TempDir()
+	var env []string
+	for _, id := range []string{"service", "admin", "reader"} {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed, _ := kp.Seed()
+		pub, _ := kp.PublicKey()
+		if err := os.WriteFile(filepath.Join(seeds, id+".nk"), append(seed, '\n'), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "CASESTREAM_"+strings.ToUpper(id)+"_NKEY="+pub)
+	}
 	stops := make([]func(), 3)
 	for i := range clients {
 		host, port, _ := strings.Cut(clients[i], ":")
-		stops[i] = process(t, natsBin, "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
+		stops[i] = processEnv(t, env, natsBin, "-c", "../../deploy/nats-server.conf", "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
 			"-n", fmt.Sprintf("nats-%d", i+1), "--cluster_name", "casestream", "--cluster", routeURLs[i],
 			"--routes", strings.Join(routeURLs, ","))
 	}
 	natsURL := strings.Join(urls, ",")
-	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	// Anonymous clients are refused.
+	eventually.Check(t, 30*time.Second, 100*time.Millisecond, func() error {
+		nc, err := nats.Connect(urls[0])
+		if err == nil {
+			nc.Close()
+			t.Fatal("anonymous connection to the cluster: got nil error, want an authorization violation")
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			return fmt.Errorf("anonymous connection: got %v, want %v", err, nats.ErrAuthorization)
+		}
+		return nil
+	})
+	// The test watches as the admin.
+	admin, err := nats.NkeyOptionFromSeed(filepath.Join(seeds, "admin.nk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(natsURL, admin, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +98,11 @@ func TestClusterTopology(t *testing.T) {
 
 	api1, api2 := freeAddr(t), freeAddr(t)
 	apiArgs := func(addr string) []string {
-		return []string{"-nats-url", natsURL, "-addr", addr, "-replicas", "3", "-projector=false", "-directory", "../../examples/demo-directory.json"}
+		return []string{"-nats-url", natsURL, "-nats-nkey", filepath.Join(seeds, "service.nk"), "-addr", addr, "-replicas", "3", "-projector=false", "-directory", "../../examples/demo-directory.json"}
 	}
 	process(t, apiBin, apiArgs(api1)...)
 	process(t, apiBin, apiArgs(api2)...)
-	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	processEnv(t, []string{"CASESTREAM_NATS_NKEY=" + filepath.Join(seeds, "service.nk")}, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
 	for _, a := range []string{api1, api2} {
 		eventually.Check(t, 90*time.Second, 100*time.Millisecond, func() error {
 			st, b, err := call("GET", "http://"+a+"/readyz", "", nil)
@@ -82,6 +119,43 @@ func TestClusterTopology(t *testing.T) {
 	}
 	if r := info.CachedInfo().Config.Replicas; r != 3 {
 		t.Fatalf("CASES replicas: got %d, want 3", r)
+	}
+	// The service and the reader may not delete the log; it is there afterwards with every
+	// event (the api appended the directory's).
+	for _, id := range []string{"service", "reader"} {
+		auth, err := nats.NkeyOptionFromSeed(filepath.Join(seeds, id+".nk"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		violations := make(chan error, 8)
+		opts := []nats.Option{auth, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case violations <- err:
+			default:
+			}
+		})}
+		if id == "service" {
+			opts = append(opts, nats.CustomInboxPrefix(natsauth.ServiceInboxPrefix))
+		}
+		c, err := nats.Connect(natsURL, opts...)
+		if err != nil {
+			t.Fatalf("connect as %s: %v", id, err)
+		}
+		cjs, _ := jetstream.New(c)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		go func() { _ = cjs.DeleteStream(ctx, "DIRECTORY") }()
+		if err := <-violations; !errors.Is(err, nats.ErrPermissionViolation) {
+			t.Errorf("%s deletes DIRECTORY: got %v, want a permission violation", id, err)
+		}
+		cancel()
+		c.Close()
+	}
+	dir, err := js.Stream(context.Background(), "DIRECTORY")
+	if err != nil {
+		t.Fatalf("DIRECTORY after the attempts to delete it: %v", err)
+	}
+	if dir.CachedInfo().State.Msgs == 0 {
+		t.Error("DIRECTORY after the attempts to delete it: empty, want the directory's events")
 	}
 
 	// A session from api-1 works on api-2.

@@ -28,6 +28,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -56,9 +57,10 @@ func main() {
 
 // Config is the projector's configuration; every flag has an environment twin.
 type Config struct {
-	Addr    string
-	NATSURL string
-	Wait    time.Duration
+	Addr     string
+	NATSURL  string
+	NATSAuth natsauth.ClientConfig
+	Wait     time.Duration
 }
 
 // Main is the projector program: ParseFlags, then Run, then Close.
@@ -94,8 +96,12 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	}
 	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "HTTP address of /healthz, /readyz and /metrics (CASESTREAM_PROJECTOR_ADDR)")
 	fs.StringVar(&m.Config.NATSURL, "nats-url", m.Config.NATSURL, "NATS server URL (CASESTREAM_NATS_URL)")
+	m.Config.NATSAuth.Flags(fs, "CASESTREAM", lookup)
 	fs.DurationVar(&m.Config.Wait, "wait", m.Config.Wait, "how long a query waits for the projection to catch up")
-	return fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return m.Config.NATSAuth.Validate()
 }
 
 // Addr returns the HTTP listener's address once Run has returned.
@@ -109,7 +115,11 @@ func (m *Main) Addr() string {
 // Run connects, rebuilds the model, starts following and serving, and returns.
 func (m *Main) Run(ctx context.Context) (err error) {
 	ctx, m.cancel = context.WithCancel(ctx)
-	m.nc, err = nats.Connect(m.Config.NATSURL, nats.Name("casestream-projector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	auth, err := m.Config.NATSAuth.Options()
+	if err != nil {
+		return err
+	}
+	m.nc, err = nats.Connect(m.Config.NATSURL, append(auth, nats.Name("casestream-projector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}

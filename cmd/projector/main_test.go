@@ -17,6 +17,7 @@ import (
 
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 )
 
@@ -61,7 +62,14 @@ func freeAddr(t *testing.T) string {
 // process starts a binary and stops it with SIGTERM when the test ends (or when stop is called).
 func process(t *testing.T, bin string, args ...string) (stop func()) {
 	t.Helper()
+	return processEnv(t, nil, bin, args...)
+}
+
+// processEnv is process with env added to the test's environment.
+func processEnv(t *testing.T, env []string, bin string, args ...string) (stop func()) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
 	if err != nil {
 		t.Fatal(err)
@@ -155,15 +163,17 @@ func TestSeparateProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
-	ns, nc := embeddedtest.Start(t)
+	ns, _ := embeddedtest.Start(t)
+	// The test watches as the admin: pinging the projectors is no part of the service's work.
+	nc := embeddedtest.Connect(t, ns, natsauth.Admin)
 	bin := t.TempDir()
 	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
-	natsURL := ns.ClientURL()
+	natsURL, seed := ns.ClientURL(), ns.Keys.SeedFile(natsauth.Service)
 
-	stopP1 := process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
-	stopP2 := process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	stopP1 := process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
+	stopP2 := process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
 	apiAddr := freeAddr(t)
-	process(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
+	process(t, apiBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
 	base := "http://" + apiAddr
 	eventually.Check(t, 60*time.Second, 50*time.Millisecond, func() error {
 		st, b, err := call("GET", base+"/readyz", "", nil)
@@ -215,7 +225,7 @@ func TestSeparateProcesses(t *testing.T) {
 	// A projector started after every write rebuilds the same model from the log.
 	stopP1()
 	stopP2()
-	process(t, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")
 	eventually.Check(t, 30*time.Second, 50*time.Millisecond, func() error {
 		st, again, err := call("GET", agent+"/activeCases", "", bearer)
 		if err != nil || st != 200 {

@@ -62,9 +62,11 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusConflict, "case", "unreadable"
 	case errors.Is(err, cases.ErrEventTooLarge):
 		return http.StatusRequestEntityTooLarge, "event", "tooLarge"
-	case errors.Is(err, errBodyMalformed):
+	case errors.Is(err, errBodyInvalidJSON):
 		// The vendor's pair for a body that is not JSON (ThalamusErrors.php, code 1200).
 		return http.StatusBadRequest, "error.message", "InvalidJson"
+	case errors.Is(err, errBodyMalformed):
+		return http.StatusBadRequest, "body", "malformed"
 	case errors.Is(err, errBodyContentType):
 		return http.StatusBadRequest, "body", "unsupportedContentType"
 	case errors.Is(err, errBodyTooLarge):

@@ -66,11 +66,15 @@ type fieldError struct {
 
 func (e *fieldError) Error() string { return e.Field + " " + e.Detail }
 
+// errBodyInvalidJSON is a JSON body that is not one JSON value: the operator API answers
+// the vendor's pair error.message/InvalidJson (its code 1200).
+var errBodyInvalidJSON = fmt.Errorf("%w: not one JSON value", errBodyMalformed)
+
 // readJSON decodes the request body into v: it must be application/json (a charset parameter
 // is accepted), at most MaxBodyBytes, one JSON value of valid UTF-8 (escapes included)
 // without repeated member names, whose members have the types of v's fields. A member of
 // the wrong type, or a string that is not valid UTF-8, is a *fieldError naming it; any
-// other flaw is errBodyMalformed. Member names match v's case-insensitively, as
+// other flaw is errBodyInvalidJSON. Member names match v's case-insensitively, as
 // encoding/json's did.
 //
 // It decodes with github.com/go-json-experiment/json, already the decoder of the events:
@@ -87,7 +91,7 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &tooLarge) {
 			return errBodyTooLarge
 		}
-		return errBodyMalformed
+		return errBodyInvalidJSON
 	}
 	return decodeJSON(body, v)
 }
@@ -109,7 +113,7 @@ func decodeJSON(body []byte, v any) error {
 		// Well-formed once invalid UTF-8 is allowed: that was the only flaw.
 		return &fieldError{fieldName(syn.JSONPointer), codeInvalidFormat, "is not valid UTF-8"}
 	}
-	return errBodyMalformed
+	return errBodyInvalidJSON
 }
 
 // fieldName names the field a JSON pointer points into: its tokens dotted, up to caseData,

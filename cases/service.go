@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -17,6 +18,15 @@ import (
 
 // ErrNotFound means no case has the given caseInstanceId.
 var ErrNotFound = errors.New("cases: no such case")
+
+// ErrUnreadable means a case holds an event this service cannot decode (something other
+// than the service wrote it): no command is decided on a state that may be wrong, and the
+// case is not shown.
+var ErrUnreadable = errors.New("cases: the case has an event that cannot be decoded")
+
+// ErrEventTooLarge means a command's event, encoded, would exceed Options.MaxEventBytes: the
+// NATS server would refuse it.
+var ErrEventTooLarge = errors.New("cases: event larger than the server accepts")
 
 // ErrTooManyConflicts means a command lost the race for a case's next sequence more often
 // than the retry bound allows.
@@ -47,6 +57,9 @@ type Options struct {
 	MaxRetries int
 	// CacheSize bounds the number of cases whose state is cached; 100,000 by default.
 	CacheSize int
+	// MaxEventBytes bounds an event's encoded envelope: the server's maximum payload less
+	// the room its headers take (eventstore.HeaderRoom). 0 sets no bound.
+	MaxEventBytes int
 }
 
 // Service executes case commands.
@@ -130,9 +143,11 @@ func (s *Service) refresh(ctx context.Context, id int64, e *entry) error {
 		return fmt.Errorf("load case %d: %w", id, err)
 	}
 	for _, r := range recs {
-		ev, err := events.Decode(r.Envelope)
-		if err != nil && !errors.Is(err, events.ErrUnknownType) {
-			return err
+		ev, err := r.Decoded()
+		if err != nil {
+			// Even an unknown type: deciding without its effect could decide wrong.
+			eventstore.ReportUndecodable(eventstore.ReaderLoad, events.CaseSubject(id), r.Seq, r.Envelope.Type, err)
+			return fmt.Errorf("%w: case %d, event at sequence %d: %v", ErrUnreadable, id, r.Seq, err)
 		}
 		e.state.Apply(r.Envelope.OccurredAt, ev)
 		e.seq = r.Seq
@@ -202,6 +217,9 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 				return aggregate.Case{}, err
 			}
 		}
+		if err := s.checkSize(envs); err != nil {
+			return aggregate.Case{}, err
+		}
 		last, err := s.store.Append(ctx, subject, e.seq, envs)
 		switch {
 		case err == nil:
@@ -236,3 +254,31 @@ func (s *Service) eventID(subject, key string, i int) string {
 	}
 	return uuid.NewSHA1(idNamespace, []byte(subject+"\x00"+key+"\x00"+strconv.Itoa(i))).String()
 }
+
+// checkSize refuses envelopes whose encoding would exceed MaxEventBytes. An envelope is its
+// data, already encoded, and a few strings that the encoder may escape to six bytes per
+// byte: only an envelope that could exceed the bound under that estimate is encoded to
+// measure it, so that commands do not pay for a second encoding.
+func (s *Service) checkSize(envs []events.Envelope) error {
+	if s.opts.MaxEventBytes <= 0 {
+		return nil
+	}
+	for _, env := range envs {
+		strs := len(env.ID) + len(env.Type) + len(env.Subject) + len(env.Actor.Kind) + len(env.Actor.ID) + len(env.CorrelationID)
+		if len(env.Data)+6*strs+envelopeOverhead <= s.opts.MaxEventBytes {
+			continue
+		}
+		body, err := json.Marshal(env)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", env.ID, err)
+		}
+		if len(body) > s.opts.MaxEventBytes {
+			return fmt.Errorf("%w: %s of %d bytes, at most %d", ErrEventTooLarge, env.Type, len(body), s.opts.MaxEventBytes)
+		}
+	}
+	return nil
+}
+
+// envelopeOverhead is more than an envelope takes besides its data and strings: member
+// names, punctuation, schema version, time.
+const envelopeOverhead = 256

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/casestream/casestream/events"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -16,15 +17,16 @@ import (
 const followBuffer = 8192
 
 // Follow delivers the events of stream after sequence after, in stream order, to fn, as they
-// are stored, through an ordered consumer. A message that is not an envelope is logged and
-// skipped. It returns ctx.Err() when ctx ends, or the error that stopped the consumer.
+// are stored, through an ordered consumer. A message that is not an envelope, or whose data
+// does not decode, is reported (ReportUndecodable) and still delivered, with Record.Err or
+// a nil Event, so that fn's sequence moves past it. It returns ctx.Err() when ctx ends, or the error that stopped the consumer.
 func Follow(ctx context.Context, js jetstream.JetStream, stream string, after uint64, fn func(Record)) error {
 	return follow(ctx, js, stream, after, 0, fn)
 }
 
 // Replay delivers the events of stream up to its last sequence at the time of the call, in
-// order, to fn, and returns that sequence. Messages that are not envelopes are logged and
-// skipped.
+// order, to fn, and returns that sequence. Messages that do not decode are reported and
+// delivered as Follow delivers them.
 func Replay(ctx context.Context, js jetstream.JetStream, stream string, fn func(Record)) (last uint64, err error) {
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
@@ -83,10 +85,9 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
 				continue
 			}
-			d := delivery{seq: md.Sequence.Stream, subject: msg.Subject(), data: msg.Data()}
-			if d.decode(stream); d.ok {
-				fn(d.rec)
-			}
+			d := delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data()}
+			d.decode()
+			fn(d.rec)
 		}
 	}
 
@@ -100,7 +101,7 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 	for range decodeWorkers {
 		wg.Go(func() {
 			for d := range work {
-				d.decode(stream)
+				d.decode()
 				close(d.done)
 			}
 		})
@@ -119,7 +120,7 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
 				continue
 			}
-			d := &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), data: msg.Data(), done: make(chan struct{})}
+			d := &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data(), done: make(chan struct{})}
 			select {
 			case work <- d:
 			case <-ctx.Done():
@@ -136,9 +137,7 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 	})
 	for d := range order {
 		<-d.done
-		if d.ok {
-			fn(d.rec)
-		}
+		fn(d.rec)
 		if end > 0 && d.seq >= end {
 			return errReachedEnd
 		}
@@ -160,19 +159,28 @@ const (
 type delivery struct {
 	seq     uint64
 	subject string
+	header  nats.Header
 	data    []byte
 	rec     Record
-	ok      bool          // rec holds the message's record
 	done    chan struct{} // closed once decoded
 }
 
-// decode fills rec from the message: the envelope, and its data when the type is known.
-func (d *delivery) decode(stream string) {
+// decode fills rec from the message: the envelope, and its data when the type is known. A
+// message that does not decode is reported; its record carries the reason (Err) or no
+// Event.
+func (d *delivery) decode() {
 	env, ev, err := events.UnmarshalEvent(d.data)
 	if err != nil {
-		slog.Warn("eventstore: undecodable event skipped", "stream", stream, "seq", d.seq, "subject", d.subject, "err", err)
+		typ := d.header.Get(events.HeaderEventType)
+		ReportUndecodable(ReaderFollow, d.subject, d.seq, typ, err)
+		d.rec = Record{Seq: d.seq, Envelope: events.Envelope{Subject: d.subject, Type: typ}, Err: err}
 		return
 	}
+	if ev == nil {
+		// Data that does not decode as its type, or a type this version does not know.
+		if _, err := events.Decode(env); err != nil {
+			ReportUndecodable(ReaderFollow, d.subject, d.seq, env.Type, err)
+		}
+	}
 	d.rec = Record{Seq: d.seq, Envelope: env, Event: ev}
-	d.ok = true
 }

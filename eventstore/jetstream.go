@@ -27,6 +27,11 @@ const commitTimeout = 30 * time.Second
 // default limit of 50 open batches per stream.
 const maxOpenBatches = 32
 
+// HeaderRoom is more than the headers of an appended message take (event id, type,
+// expected sequence, and an atomic batch's id, sequence and commit): an event's body may
+// take the server's maximum payload less this.
+const HeaderRoom = 1024
+
 // loadPage is how many messages one batch direct get asks for.
 const loadPage = 512
 
@@ -612,11 +617,7 @@ func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]R
 		if len(back) == maxWalk {
 			return nil, false, nil
 		}
-		rec, err := record(m.Sequence, m.Data)
-		if err != nil {
-			return nil, false, err
-		}
-		back = append(back, rec)
+		back = append(back, record(m.Sequence, m.Subject, m.Header, m.Data))
 		prev, batchPos, ok := predecessor(m)
 		if !ok {
 			return nil, false, nil
@@ -687,11 +688,7 @@ func (s *JetStream) loadForward(ctx context.Context, subject string, after uint6
 			if err != nil {
 				return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
 			}
-			rec, err := record(m.Sequence, m.Data)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, rec)
+			out = append(out, record(m.Sequence, m.Subject, m.Header, m.Data))
 			got++
 			next = m.Sequence + 1
 			more = m.Header.Get(numPendingHeader) != "0"
@@ -742,11 +739,7 @@ func (s *JetStream) LoadOrdered(ctx context.Context, subject string, after uint6
 			if err != nil {
 				return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
 			}
-			rec, err := record(md.Sequence.Stream, m.Data())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, rec)
+			out = append(out, record(md.Sequence.Stream, m.Subject(), m.Headers(), m.Data()))
 			after = md.Sequence.Stream
 		}
 		if err := batch.Error(); err != nil {
@@ -761,12 +754,14 @@ func (s *JetStream) LoadOrdered(ctx context.Context, subject string, after uint6
 	}
 }
 
-func record(seq uint64, body []byte) (Record, error) {
+// record is the stored message at seq on subject; a body that is not an envelope makes a
+// record with Err set rather than an error, so that one bad message does not stop a load.
+func record(seq uint64, subject string, h nats.Header, body []byte) Record {
 	env, err := events.Unmarshal(body)
 	if err != nil {
-		return Record{}, fmt.Errorf("eventstore: event at %d: %w", seq, err)
+		return Record{Seq: seq, Envelope: events.Envelope{Subject: subject, Type: h.Get(events.HeaderEventType)}, Err: err}
 	}
-	return Record{Seq: seq, Envelope: env}, nil
+	return Record{Seq: seq, Envelope: env}
 }
 
 // LastSeq returns the last sequence of the stream named stream: every event acknowledged

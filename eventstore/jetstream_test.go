@@ -16,6 +16,7 @@ import (
 	"github.com/casestream/casestream/eventstore/storetest"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -336,12 +337,28 @@ func (c *collector) add(r eventstore.Record) {
 	c.recs = append(c.recs, r)
 }
 
+// ids returns the ids of the envelopes followed.
 func (c *collector) ids() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]string, len(c.recs))
-	for i, r := range c.recs {
-		out[i] = r.Envelope.ID
+	out := make([]string, 0, len(c.recs))
+	for _, r := range c.recs {
+		if r.Err == nil {
+			out = append(out, r.Envelope.ID)
+		}
+	}
+	return out
+}
+
+// undecodable returns the subjects of the records followed that were not envelopes.
+func (c *collector) undecodable() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, r := range c.recs {
+		if r.Err != nil {
+			out = append(out, r.Envelope.Subject)
+		}
 	}
 	return out
 }
@@ -377,7 +394,8 @@ func TestFollow(t *testing.T) {
 				}
 				seqs = append(seqs, recs[0].Seq)
 			}
-			// A message that is no envelope is skipped, never fatal.
+			// A message that is no envelope is delivered with Err, never fatal, so that the
+			// follower's sequence moves past it.
 			if _, err := js.Publish(ctx, "cases.999", []byte("not json")); err != nil {
 				t.Fatal(err)
 			}
@@ -403,6 +421,9 @@ func TestFollow(t *testing.T) {
 				}
 				return nil
 			})
+			if got := c.undecodable(); tt.skip < 5 && !slices.Equal(got, []string{"cases.999"}) {
+				t.Errorf("undecodable records: got %v, want [cases.999]", got)
+			}
 			c.mu.Lock()
 			for i := 1; i < len(c.recs); i++ {
 				if c.recs[i].Seq <= c.recs[i-1].Seq {
@@ -452,5 +473,44 @@ func TestReplay(t *testing.T) {
 	}
 	if got := c.ids(); !slices.Equal(got, idsOf(envs)) {
 		t.Errorf("Replay: got %d events %v, want %d", len(got), got, len(envs))
+	}
+	if got := c.undecodable(); !slices.Equal(got, []string{"cases.999"}) {
+		t.Errorf("Replay: undecodable records %v, want [cases.999]", got)
+	}
+}
+
+func TestLoadDeliversUndecodableRecords(t *testing.T) {
+	s, js := newJetStream(t, eventstore.DefaultJetStreamOptions())
+	ctx := testCtx(t)
+	subject := events.CaseSubject(7)
+	if _, err := s.Append(ctx, subject, 0, []events.Envelope{newEnv(subject, "first")}); err != nil {
+		t.Fatal(err)
+	}
+	msg := nats.NewMsg(subject)
+	msg.Data = []byte(`{"id":`)
+	msg.Header.Set(events.HeaderEventType, events.TypeCaseNoteAdded)
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	loads := map[string]func(context.Context, string, uint64) ([]eventstore.Record, error){
+		"Load": s.Load, "LoadForward": s.LoadForward, "LoadOrdered": s.LoadOrdered,
+	}
+	for name, load := range loads {
+		t.Run(name, func(t *testing.T) {
+			recs, err := load(ctx, subject, 0)
+			if err != nil {
+				t.Fatalf("got %v, want the records", err)
+			}
+			if len(recs) != 2 || recs[0].Err != nil || recs[1].Err == nil {
+				t.Fatalf("got %+v, want a record, then one with Err", recs)
+			}
+			bad := recs[1]
+			if bad.Envelope.Subject != subject || bad.Envelope.Type != events.TypeCaseNoteAdded || bad.Seq <= recs[0].Seq {
+				t.Errorf("undecodable record: got %+v, want subject %s, type %s", bad, subject, events.TypeCaseNoteAdded)
+			}
+			if _, err := bad.Decoded(); err == nil {
+				t.Errorf("Decoded: got nil error, want the record's")
+			}
+		})
 	}
 }

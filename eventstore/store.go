@@ -14,10 +14,17 @@ type Record struct {
 	// Event is the envelope's data decoded, when the reader decoded it already (Follow and
 	// Replay do, in parallel with the caller's fold); nil otherwise: call events.Decode.
 	Event events.Event
+	// Err says why the message's body is not an envelope (something other than the service
+	// wrote it); Envelope then holds only the message's subject and event type header.
+	// Readers still receive such a record, so that their sequence moves past it.
+	Err error
 }
 
 // Decoded returns the record's event data, decoding it unless the reader already did.
 func (r Record) Decoded() (events.Event, error) {
+	if r.Err != nil {
+		return nil, r.Err
+	}
 	if r.Event != nil {
 		return r.Event, nil
 	}

@@ -66,6 +66,8 @@ var (
 	errWrongStatus      = &agentError{http.StatusConflict, 1001, "the case's status does not allow this action"}
 	errLockedByOther    = &agentError{http.StatusConflict, 1002, "the case is locked by another user"}
 	errUnknownCase      = &agentError{http.StatusNotFound, 0, "no such case"}
+	errCaseUnreadable   = &agentError{http.StatusConflict, 0, "the case has an event this service cannot read"}
+	errEventTooLarge    = &agentError{http.StatusRequestEntityTooLarge, 0, "the request would make an event larger than the server accepts"}
 	errUnknownService   = &agentError{http.StatusNotFound, 0, "no such service"}
 	errUnitIDMissing    = &agentError{http.StatusBadRequest, 0, "unitId is required"}
 	errInboxNotInSpace  = &agentError{http.StatusBadRequest, 0, "inboxId is not an inbox of the current workspace"}
@@ -86,9 +88,12 @@ func agentStatus(err error) *agentError {
 	var ae *agentError
 	var de *aggregate.Error
 	var tm *tooManyAttempts
+	var fe *fieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &fe):
+		return &agentError{http.StatusBadRequest, 0, fe.Error()}
 	case errors.As(err, &tm):
 		return errAgentThrottled
 	case errors.Is(err, directory.ErrBusy):
@@ -107,6 +112,10 @@ func agentStatus(err error) *agentError {
 		return errNoWorkspace
 	case errors.Is(err, cases.ErrNotFound):
 		return errUnknownCase
+	case errors.Is(err, cases.ErrUnreadable):
+		return errCaseUnreadable
+	case errors.Is(err, cases.ErrEventTooLarge):
+		return errEventTooLarge
 	case errors.As(err, &de):
 		return &agentError{http.StatusBadRequest, 0, de.Key + ": " + de.Code}
 	case errors.Is(err, errBodyMalformed), errors.Is(err, errBodyContentType):
@@ -129,7 +138,10 @@ func agentStatus(err error) *agentError {
 // agent adapts an agent-impersonation API handler: a returned error becomes the answer.
 func (s *Server) agent(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
+		err := checkCorrelationID(r)
+		if err == nil {
+			err = h(w, r)
+		}
 		if err == nil {
 			return
 		}
@@ -190,6 +202,9 @@ func (s *Server) selectUnit(w http.ResponseWriter, r *http.Request, a agentCall)
 		UnitID string `json:"unitId"`
 	}
 	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := checkFields(field{"unitId", body.UnitID, MaxCodeLen}); err != nil {
 		return err
 	}
 	if strings.TrimSpace(body.UnitID) == "" {
@@ -259,6 +274,9 @@ func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) 
 			return err
 		}
 	}
+	if err := checkFields(field{"inboxId", body.InboxID, MaxCodeLen}, field{"workstationId", body.WorkstationID, MaxCodeLen}); err != nil {
+		return err
+	}
 	unitID, wsID := s.cfg.Directory.AgentState(a.agent.UserID)
 	if unitID == "" {
 		return errNoCurrentUnit
@@ -292,8 +310,8 @@ func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) 
 			queued = c.StatusDate
 			return c.StartService(a.agent.UserID, body.WorkstationID)
 		})
-		if errors.Is(err, aggregate.ErrWrongStatus) {
-			continue // taken by someone else since the projection saw it
+		if errors.Is(err, aggregate.ErrWrongStatus) || errors.Is(err, cases.ErrUnreadable) {
+			continue // taken by someone else since the projection saw it, or unreadable
 		}
 		if err != nil {
 			return err
@@ -348,6 +366,19 @@ func (s *Server) queueUp(w http.ResponseWriter, r *http.Request, g grant) error 
 		Customer           *events.Customer `json:"customer"`
 	}
 	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	var customer events.Customer
+	if body.Customer != nil {
+		customer = *body.Customer
+	}
+	if err := checkFields(
+		field{"serviceTypeId", body.ServiceTypeID, MaxCodeLen}, field{"channel", body.Channel, MaxCodeLen},
+		field{"entryMode", body.EntryMode, MaxCodeLen}, field{"language", body.Language, MaxCodeLen},
+		field{"contactPhoneNumber", body.ContactPhoneNumber, MaxPhoneLen}, field{"contactEmail", body.ContactEmail, MaxEmailLen},
+		field{"customer.dataTableId", customer.DataTableID, MaxCodeLen}, field{"customer.recordId", customer.RecordID, MaxCodeLen},
+		field{"customer.displayName", customer.DisplayName, MaxNameLen},
+	); err != nil {
 		return err
 	}
 	st, ok := s.cfg.Directory.ServiceType(body.ServiceTypeID)

@@ -44,9 +44,12 @@ func operatorStatus(err error) (status int, key, code string) {
 	var oe *opError
 	var ae *aggregate.Error
 	var tm *tooManyAttempts
+	var fe *fieldError
 	switch {
 	case errors.As(err, &oe):
 		return oe.status, oe.key, oe.code
+	case errors.As(err, &fe):
+		return http.StatusBadRequest, fe.Field, fe.Code
 	case errors.As(err, &tm):
 		return http.StatusTooManyRequests, "credential", "TooManyAttempts"
 	case errors.Is(err, directory.ErrBusy):
@@ -55,6 +58,13 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusBadRequest, ae.Key, ae.Code
 	case errors.Is(err, cases.ErrNotFound):
 		return http.StatusBadRequest, "case", "invalidId"
+	case errors.Is(err, cases.ErrUnreadable):
+		return http.StatusConflict, "case", "unreadable"
+	case errors.Is(err, cases.ErrEventTooLarge):
+		return http.StatusRequestEntityTooLarge, "event", "tooLarge"
+	case errors.Is(err, errBodyInvalidJSON):
+		// The vendor's pair for a body that is not JSON (ThalamusErrors.php, code 1200).
+		return http.StatusBadRequest, "error.message", "InvalidJson"
 	case errors.Is(err, errBodyMalformed):
 		return http.StatusBadRequest, "body", "malformed"
 	case errors.Is(err, errBodyContentType):
@@ -77,7 +87,11 @@ func operatorStatus(err error) (status int, key, code string) {
 // operator adapts an operator API handler: a returned error becomes the answer.
 func (s *Server) operator(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
+		err := checkCorrelationID(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
 			s.operatorError(w, r, err)
 		}
 	}

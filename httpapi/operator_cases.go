@@ -96,6 +96,9 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
+	if err := body.check(); err != nil {
+		return err
+	}
 	st, err := aggregate.ServiceTypeOf(s.cfg.Directory, body.CategoryCode, body.TypeCode)
 	if err != nil {
 		return err
@@ -124,6 +127,9 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) er
 func (s *Server) updateCase(w http.ResponseWriter, r *http.Request, c caller) error {
 	var body caseBody
 	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := body.check(); err != nil {
 		return err
 	}
 	caseData, err := body.caseData()
@@ -249,6 +255,9 @@ func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error
 	out := make([]caseObject, 0, len(ids))
 	for _, id := range ids {
 		cs, err := s.cfg.Cases.Get(r.Context(), id)
+		if errors.Is(err, cases.ErrUnreadable) {
+			continue // an unreadable case answers for itself, not for the listing
+		}
 		if err != nil {
 			return err
 		}
@@ -335,6 +344,9 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request, c caller) error
 		Description string `json:"description"`
 	}
 	if err := readJSON(w, r, &body); err != nil {
+		return err
+	}
+	if err := checkFields(field{"description", body.Description, MaxTextLen}); err != nil {
 		return err
 	}
 	cs, err := s.onCase(r, c, func(cs *aggregate.Case) ([]events.Event, error) {

@@ -84,6 +84,9 @@ func (s *Server) editNote(w http.ResponseWriter, r *http.Request, c caller) erro
 	if err := readJSON(w, r, &body); err != nil {
 		return err
 	}
+	if err := checkFields(field{"description", body.Description, MaxTextLen}); err != nil {
+		return err
+	}
 	id := noteID(body.ID)
 	cs, err := s.onCase(r, c, func(cs *aggregate.Case) ([]events.Event, error) {
 		return cs.EditNote(id, body.Description)

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -177,25 +175,3 @@ var (
 	errMethodNotAllowed   = errors.New("method not allowed")
 	errServiceUnavailable = errors.New("service unavailable")
 )
-
-// readJSON decodes the request body into v: it must be application/json (a charset parameter
-// is accepted), at most MaxBodyBytes, and one well-formed JSON value.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return errBodyContentType
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(v); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errBodyTooLarge
-		}
-		return errBodyMalformed
-	}
-	if dec.Decode(&struct{}{}) != io.EOF {
-		return errBodyMalformed
-	}
-	return nil
-}

@@ -240,9 +240,10 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	close(n.ready)
 
-	n.Cases = cases.NewService(n.Store, idAlloc, cases.Options{})
+	// An event the server would refuse for its size is refused before anything is written.
+	n.Cases = cases.NewService(n.Store, idAlloc, cases.Options{MaxEventBytes: int(n.NC.MaxPayload()) - eventstore.HeaderRoom})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eventstore.UndecodableEvents)
 	// Queries go to the projector in this process directly, or over NATS to the projector
 	// replicas.
 	var queries interface {

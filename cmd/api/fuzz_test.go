@@ -5,37 +5,47 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/casestream/casestream/events"
 )
 
-// FuzzOperatorAPI sends arbitrary bodies, content types and case ids to the operator API's
-// writing calls through the whole stack: no input may produce a 5xx, and every refusal is in
-// the operator API's error shape.
+// FuzzOperatorAPI sends arbitrary bodies, content types, case ids and correlation ids to the
+// operator API's writing calls through the whole stack: no input may produce a 5xx, every
+// refusal is in the operator API's error shape, and every event an accepted call writes
+// decodes back.
 func FuzzOperatorAPI(f *testing.F) {
-	for _, s := range []struct{ call, id, ct, body string }{
-		{"assignment", "1", jsonCT, `{"email":"bob@example.com"}`},
-		{"assignment", "1", jsonUTF8, `{"groupName":"Tier 1"}`},
-		{"assignment", "1", jsonCT, `{"email":"bob@example.com","groupName":"Tier 1"}`},
-		{"assignment", "x", jsonCT, `{"email":null}`},
-		{"assignment", "-1", "text/plain", `{}`},
-		{"assignment", "99999999999999999999", jsonCT, `{"email":7}`},
-		{"transitions", "1", jsonCT, `{"statusName":"Closed"}`},
-		{"transitions", "1", jsonCT, `{"statusName":["Active"]}`},
-		{"notes", "1", jsonCT, `{"description":"hi"}`},
-		{"notes", "1", jsonCT, `{"description":`},
-		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","caseData":[1]}`},
-		{"cases", "", "application/json; charset=\"", `{}`},
-		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null,"comments":[{"description":"a\/b"}]}`},
-		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Resolved","resolution":"x","caseData":{"a":1},"comments":[{"description":"d"},"e"]}`},
-		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","comments":[{"description":7}]}`},
-		{"update", "x", jsonCT, `{"comments":"one"}`},
+	for _, s := range []struct{ call, id, ct, body, correlation string }{
+		{"assignment", "1", jsonCT, `{"email":"bob@example.com"}`, ""},
+		{"assignment", "1", jsonUTF8, `{"groupName":"Tier 1"}`, ""},
+		{"assignment", "1", jsonCT, `{"email":"bob@example.com","groupName":"Tier 1"}`, ""},
+		{"assignment", "x", jsonCT, `{"email":null}`, ""},
+		{"assignment", "-1", "text/plain", `{}`, ""},
+		{"assignment", "99999999999999999999", jsonCT, `{"email":7}`, ""},
+		{"transitions", "1", jsonCT, `{"statusName":"Closed"}`, ""},
+		{"transitions", "1", jsonCT, `{"statusName":["Active"]}`, ""},
+		{"notes", "1", jsonCT, `{"description":"hi"}`, ""},
+		{"notes", "1", jsonCT, `{"description":`, ""},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","caseData":[1]}`, ""},
+		{"cases", "", "application/json; charset=\"", `{}`, ""},
+		{"cases", "", jsonCT, "{\"categoryCode\":\"ACCOUNTS\",\"typeCode\":\"LOST_CARD\",\"caseData\":{\"k\xff\":\"\xc3\"}}", ""},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"a":"\ud800","b":{"c":[1,{"<":"&"}]}}}`, ""},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","comments":"<<<>>>","resolution":7}`, "trace-1"},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"a":1,"a":2}}`, ""},
+		{"notes", "1", jsonCT, `{"description":"\udc00 caf\u00e9 <b>"}`, "a b"},
+		{"notes", "1", jsonCT, "{\"description\":\"\xed\xa0\x80\"}", "\xff"},
+		{"cases", "", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null,"comments":[{"description":"a\/b"}]}`, ""},
+		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Resolved","resolution":"x","caseData":{"a":1},"comments":[{"description":"d"},"e"]}`, ""},
+		{"update", "1", jsonCT, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","comments":[{"description":7}]}`, ""},
+		{"update", "x", jsonCT, `{"comments":"one"}`, ""},
 	} {
-		f.Add(s.call, s.id, s.ct, s.body)
+		f.Add(s.call, s.id, s.ct, s.body, s.correlation)
 	}
 	m := startAPI(f, f.TempDir())
 	c := newClient(f, m)
 	c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	f.Fuzz(func(t *testing.T, call, id, ct, body string) {
+	f.Fuzz(func(t *testing.T, call, id, ct, body, correlation string) {
 		c.t = t
+		before := lastSeq(t, m, events.StreamCases)
 		path, method := "/api/v4/cases/"+url.PathEscape(id)+"/"+url.PathEscape(call), "PUT"
 		switch call {
 		case "notes":
@@ -46,8 +56,9 @@ func FuzzOperatorAPI(f *testing.F) {
 			path = "/api/v4/cases/" + url.PathEscape(id)
 		}
 		r := req{method: method, path: path + "?" + tpQuery, body: body, contentType: ct, basic: [2]string{alice, alicePW}}
+		r.headers = map[string]string{"X-Correlation-Id": correlation}
 		if body == "" {
-			r.headers = map[string]string{"Content-Type": ct}
+			r.headers["Content-Type"] = ct
 		}
 		st, b, _, err := c.try(r)
 		if err != nil {
@@ -64,6 +75,7 @@ func FuzzOperatorAPI(f *testing.F) {
 				t.Fatalf("%s %s: error body %s is not {\"errors\":{key:code}}", method, path, b)
 			}
 		}
+		eventsDecodeSince(t, m, events.StreamCases, before)
 	})
 }
 
@@ -78,6 +90,10 @@ func FuzzAgentAPI(f *testing.F) {
 		{"queue", `{"serviceTypeId":"` + openAcct + `","channel":"Phone"}`},
 		{"queue", `{"serviceTypeId":"` + openAcct + `","channel":"Pigeon"}`},
 		{"queue", `{"customer":"x"}`},
+		{"queue", `{"serviceTypeId":"` + openAcct + `","channel":"Phone","customer":{"displayName":"<Zoë>","recordId":"\ud83d\ude00"},"language":"en"}`},
+		{"queue", "{\"serviceTypeId\":\"" + openAcct + "\",\"channel\":\"Phone\",\"contactEmail\":\"\xff@x\"}"},
+		{"queue", `{"serviceTypeId":"` + openAcct + `","channel":"Phone","contactPhoneNumber":12}`},
+		{"actions/startNext", `{"workstationId":"\udfff"}`},
 		{"token", `grant_type=client_credentials&client_id=demo-app&client_secret=%zz`},
 	} {
 		f.Add(s.call, s.body)
@@ -87,6 +103,7 @@ func FuzzAgentAPI(f *testing.F) {
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	f.Fuzz(func(t *testing.T, call, body string) {
 		c.t = t
+		casesBefore, dirBefore := lastSeq(t, m, events.StreamCases), lastSeq(t, m, events.StreamDirectory)
 		path := agentPath(aliceID, "/"+call)
 		r := bearer(tok, "POST", path, body)
 		switch call {
@@ -113,5 +130,7 @@ func FuzzAgentAPI(f *testing.F) {
 				t.Fatalf("POST %s: error body %s is not {\"errorCode\",\"message\"}", r.path, b)
 			}
 		}
+		eventsDecodeSince(t, m, events.StreamCases, casesBefore)
+		eventsDecodeSince(t, m, events.StreamDirectory, dirBefore)
 	})
 }

@@ -41,7 +41,7 @@ func TestEditNoteContract(t *testing.T) {
 		{"no such case", [2]string{alice, alicePW}, 999999, `{"id":1,"description":"x"}`, 400, `{"errors":{"case":"invalidId"}}`},
 		{"caller may not act on the case", [2]string{bob, bobPW}, complaint, `{"id":1,"description":"x"}`, 400, `{"errors":{"case":"invalidId"}}`},
 		{"closed case", [2]string{alice, alicePW}, closed, `{"id":1,"description":"x"}`, 400, `{"errors":{"case":"statusIsAlreadyClose"}}`},
-		{"malformed body", [2]string{alice, alicePW}, id, `{"id":1,`, 400, `{"errors":{"body":"malformed"}}`},
+		{"malformed body", [2]string{alice, alicePW}, id, `{"id":1,`, 400, `{"errors":{"error.message":"InvalidJson"}}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			st, b, _ := c.do(asOperator(tt.caller[0], tt.caller[1], "PUT", path(tt.id), tt.body))

@@ -296,9 +296,9 @@ func TestOperatorAPIRefusals(t *testing.T) {
 		{"no operator", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`}, 401, `{"errors":{"error.message":"UNAUTHORIZED"}}`},
 		{"wrong password", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{alice, "nope"}}, 401, `{"errors":{"credential":"NotMatchAnyPrincipal"}}`},
 		{"blocked caller", req{method: "PUT", path: path + "?" + tpQuery, body: `{}`, basic: [2]string{carol, "carol-password"}}, 401, `{"errors":{"error.description":"User is disabled"}}`},
-		{"malformed JSON", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":`), 400, `{"errors":{"body":"malformed"}}`},
-		{"trailing data", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":"bob@example.com"} {}`), 400, `{"errors":{"body":"malformed"}}`},
-		{"wrong JSON type", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":42}`), 400, `{"errors":{"body":"malformed"}}`},
+		{"malformed JSON", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":`), 400, `{"errors":{"error.message":"InvalidJson"}}`},
+		{"trailing data", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":"bob@example.com"} {}`), 400, `{"errors":{"error.message":"InvalidJson"}}`},
+		{"wrong JSON type", asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `{"email":42}`), 400, `{"errors":{"email":"InvalidFormat"}}`},
 		{"not JSON", func() req {
 			r := asOperator(alice, alicePW, "PUT", strings.TrimPrefix(path, "/api/v4"), `email=bob@example.com`)
 			r.contentType = "application/x-www-form-urlencoded"

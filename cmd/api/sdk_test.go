@@ -409,7 +409,7 @@ func TestSDKUpdateCase(t *testing.T) {
 		{"caller may not handle the new type", bob, bobPW, openPath, `{"categoryCode":"SUPPORT","typeCode":"COMPLAINT","status":null,"resolution":null}`, 400, "typeCode/isNotAuthorized", 0},
 		{"retype a resolved case", alice, alicePW, path, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null}`, 400, "case/statusIsAlreadyClose", 0},
 		{"reopen a resolved case", alice, alicePW, path, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Active","resolution":null}`, 400, "case/statusIsAlreadyClose", 0},
-		{"comments of the wrong type", alice, alicePW, openPath, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null,"comments":[42]}`, 400, "body/malformed", 0},
+		{"comments of the wrong type", alice, alicePW, openPath, `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":null,"resolution":null,"comments":[42]}`, 400, "comments/InvalidFormat", 0},
 	}
 	before := streamMessages(t, m)
 	for _, r := range refusals {

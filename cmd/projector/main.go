@@ -166,6 +166,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		eventstore.UndecodableEvents,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "casestream_projection_cases_seq", Help: "Last CASES stream sequence applied.",
 		}, func() float64 { return float64(m.proj.Model().LastSeq()) }),

@@ -172,7 +172,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) error {
 		Name: SessionCookie, Value: token, Path: operatorBase(r), HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: int(s.cfg.Sessions.TTL().Seconds()),
 	})
-	return writeJSON(w, http.StatusOK, operatorContext(&op))
+	return writeJSON(w, http.StatusOK, operatorContext(operatorBase(r), &op))
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
@@ -185,5 +185,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: operatorBase(r), HttpOnly: true, MaxAge: -1})
-	return writeJSON(w, http.StatusOK, operatorContext(nil))
+	return writeJSON(w, http.StatusOK, operatorContext(operatorBase(r), nil))
 }

@@ -121,7 +121,7 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
+	return writeJSON(w, http.StatusCreated, s.caseAnswer(r, &c.operator, &cs))
 }
 
 func (s *Server) updateCase(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -155,7 +155,7 @@ func (s *Server) updateCase(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
+	return writeJSON(w, http.StatusCreated, s.caseAnswer(r, &c.operator, &cs))
 }
 
 func compactJSON(b json.RawMessage) json.RawMessage {
@@ -299,7 +299,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, c caller) error 
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
+	return writeJSON(w, http.StatusCreated, s.caseAnswer(r, &c.operator, &cs))
 }
 
 // onCase runs a command on the path's case, which the caller must be allowed to act on.
@@ -336,7 +336,7 @@ func (s *Server) transition(w http.ResponseWriter, r *http.Request, c caller) er
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, s.caseAnswer(&c.operator, &cs))
+	return writeJSON(w, http.StatusCreated, s.caseAnswer(r, &c.operator, &cs))
 }
 
 func (s *Server) addNote(w http.ResponseWriter, r *http.Request, c caller) error {
@@ -359,5 +359,5 @@ func (s *Server) addNote(w http.ResponseWriter, r *http.Request, c caller) error
 	if n := len(cs.Notes); n > 0 {
 		cm = comment{ID: cs.Notes[n-1].ID, CaseInstanceID: cs.CaseInstanceID, Description: cs.Notes[n-1].Description}
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(&c.operator), "comment": cm})
+	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(operatorBase(r), &c.operator), "comment": cm})
 }

@@ -100,7 +100,7 @@ func (s *Server) editNote(w http.ResponseWriter, r *http.Request, c caller) erro
 			cm = comment{ID: n.ID, CaseInstanceID: cs.CaseInstanceID, Description: n.Description}
 		}
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(&c.operator), "comment": cm})
+	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(operatorBase(r), &c.operator), "comment": cm})
 }
 
 // uploadFile attaches the multipart part named "file" to the case. Its bytes are stored
@@ -170,7 +170,7 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, c caller) er
 	if i := cs.AttachmentIndex(fileID); i >= 0 {
 		a = attachmentOf(cs.CaseInstanceID, cs.Attachments[i])
 	}
-	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(&c.operator), "attachment": a})
+	return writeJSON(w, http.StatusCreated, map[string]any{"context": operatorContext(operatorBase(r), &c.operator), "attachment": a})
 }
 
 func (s *Server) maxAttachmentBytes() int64 {
@@ -293,7 +293,7 @@ func (s *Server) removeFile(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := s.cfg.Files.Delete(r.Context(), fileID); err != nil {
 		s.log.Warn("orphan file left", "file", fileID, "case", cs.CaseInstanceID, "err", err)
 	}
-	return writeJSON(w, http.StatusOK, s.caseAnswer(&c.operator, &cs))
+	return writeJSON(w, http.StatusOK, s.caseAnswer(r, &c.operator, &cs))
 }
 
 // downloadFile answers an attached file's bytes to an operator who may read its case.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 
 	"github.com/casestream/casestream/aggregate"
@@ -60,27 +61,28 @@ type (
 	}
 )
 
-// operatorContext is the session context of op, or of no one when op is nil.
-func operatorContext(op *events.Operator) sessionContext {
+// operatorContext is the session context of op, or of no one when op is nil; its links are
+// under base, the operator API base path the request came in under.
+func operatorContext(base string, op *events.Operator) sessionContext {
 	if op == nil {
 		return sessionContext{
-			Links:      []link{{Ref: "signin", Href: "/api/v4/signin"}},
+			Links:      []link{{Ref: "signin", Href: base + "/signin"}},
 			Activities: []any{},
 		}
 	}
 	first, last, _ := strings.Cut(op.DisplayName, " ")
 	return sessionContext{
 		Links: []link{
-			{Ref: "cases", Href: "/api/v4/cases"},
-			{Ref: "logout", Href: "/api/v4/logout"},
+			{Ref: "cases", Href: base + "/cases"},
+			{Ref: "logout", Href: base + "/logout"},
 		},
 		Activities:    []any{},
 		SimpleProfile: &simpleProfile{Firstname: first, Lastname: last, Email: op.Email},
 	}
 }
 
-func (s *Server) caseAnswer(op *events.Operator, c *aggregate.Case) caseAnswer {
-	return caseAnswer{Context: operatorContext(op), Case: s.caseObject(c)}
+func (s *Server) caseAnswer(r *http.Request, op *events.Operator, c *aggregate.Case) caseAnswer {
+	return caseAnswer{Context: operatorContext(operatorBase(r), op), Case: s.caseObject(c)}
 }
 
 func (s *Server) caseObject(c *aggregate.Case) caseObject {

@@ -199,7 +199,8 @@ func TestCasesPaging(t *testing.T) {
 }
 
 // TestSessionCookieUnderBasePath checks that the session cookie's Path is the base path the
-// signin came in under, and that the cookie works there.
+// signin came in under, that the cookie works there, and that the context's links are under
+// it too.
 func TestSessionCookieUnderBasePath(t *testing.T) {
 	m := startAPI(t, t.TempDir(), func(c *Config) { c.BasePath = sdkBase })
 	c := newClient(t, m)
@@ -208,6 +209,18 @@ func TestSessionCookieUnderBasePath(t *testing.T) {
 			st, b, h := c.do(req{method: "POST", path: base + "/signin?" + tpQuery, body: `{"principal":"alice@example.com","password":"alice-password"}`})
 			if st != http.StatusOK {
 				t.Fatalf("signin: got %d %s", st, b)
+			}
+			// The context's links stay under the base the client came in under.
+			var ctx struct {
+				Links []struct{ Ref, Href string } `json:"links"`
+			}
+			if err := json.Unmarshal([]byte(b), &ctx); err != nil || len(ctx.Links) == 0 {
+				t.Fatalf("signin context %s: %v", b, err)
+			}
+			for _, l := range ctx.Links {
+				if !strings.HasPrefix(l.Href, base+"/") {
+					t.Errorf("link %s: got %s, want it under %s", l.Ref, l.Href, base)
+				}
 			}
 			sc := h.Get("Set-Cookie")
 			if !strings.Contains(sc, "; Path="+base+";") && !strings.HasSuffix(sc, "; Path="+base) {

@@ -20,8 +20,16 @@ import (
 // limit. An Append of more events is refused.
 const MaxBatch = 1000
 
-// commitTimeout bounds one batch commit made by the committer, which has no caller context.
-const commitTimeout = 30 * time.Second
+// Defaults of JetStreamOptions.AckTimeout and ResolveWait. Their sum stays well inside
+// the api's request deadline (10 s by default), so that a client always gets an answer.
+const (
+	defaultAckTimeout  = 4 * time.Second
+	defaultResolveWait = 4 * time.Second
+)
+
+// resolvePoll is the pause between two reads that look for an append whose
+// acknowledgement was lost.
+const resolvePoll = 100 * time.Millisecond
 
 // maxOpenBatches bounds the atomic batches one store publishes at once, below the server's
 // default limit of 50 open batches per stream.
@@ -57,6 +65,26 @@ type JetStreamOptions struct {
 	// few milliseconds however small it is (the server stages it in a store of its own),
 	// while pipelined publishes cost one fsync each. 0 publishes every batch atomically.
 	PipelineBelow int
+	// AckTimeout bounds the wait for a commit's acknowledgement; 4 s if zero.
+	AckTimeout time.Duration
+	// ResolveWait bounds how long an append whose acknowledgement was lost (a timeout, a
+	// dropped connection) keeps reading the stream's leader to learn whether it was stored;
+	// 4 s if zero.
+	ResolveWait time.Duration
+}
+
+func (o JetStreamOptions) ackTimeout() time.Duration {
+	if o.AckTimeout > 0 {
+		return o.AckTimeout
+	}
+	return defaultAckTimeout
+}
+
+func (o JetStreamOptions) resolveWait() time.Duration {
+	if o.ResolveWait > 0 {
+		return o.ResolveWait
+	}
+	return defaultResolveWait
 }
 
 // DefaultJetStreamOptions returns the options production runs with: batching on,
@@ -215,8 +243,15 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 		return 0, err
 	}
 	req.done = make(chan appendResult, 1)
+	// Without a connection nothing can be sent (the connection buffers nothing while it
+	// reconnects): fail at once rather than after the acknowledgement timeout.
+	if !s.js.Conn().IsConnected() {
+		return 0, fmt.Errorf("%w: %s: %w", ErrNotStored, subject, nats.ErrDisconnected)
+	}
 	if !s.opts.Batching {
-		res := s.commitOne(ctx, req)
+		actx, cancel := context.WithTimeout(ctx, s.opts.ackTimeout())
+		res := s.commitOne(actx, req)
+		cancel()
 		return res.seq, res.err
 	}
 	select {
@@ -346,12 +381,12 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 		return
 	}
 	if len(reqs) == 1 {
-		ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
 		reqs[0].done <- s.commitOne(ctx, reqs[0])
 		cancel()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
 	ack, err := s.publishBatch(ctx, msgs)
 	cancel()
 	if err == nil {
@@ -369,9 +404,12 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 		s.commitBatch(reqs[mid:])
 		return
 	}
+	// Each Append learns on its own whether it was stored (refused), all at once.
+	var wg sync.WaitGroup
 	for _, r := range reqs {
-		r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+		wg.Go(func() { r.done <- s.refused(context.Background(), r, err) })
 	}
+	wg.Wait()
 }
 
 // commitPipelined publishes each of reqs on its own without waiting for the previous
@@ -380,7 +418,7 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 // reach the server in the order they were formed; Appends of several events are
 // published as atomic batches, concurrently.
 func (s *JetStream) commitPipelined(reqs []*appendReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), commitTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
 	futures := make([]jetstream.PubAckFuture, len(reqs))
 	var multi []*appendReq
 	for i, r := range reqs {
@@ -390,7 +428,7 @@ func (s *JetStream) commitPipelined(reqs []*appendReq) {
 		}
 		f, err := s.js.PublishMsgAsync(r.messages()[0])
 		if err != nil {
-			r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
+			r.done <- s.refused(ctx, r, err)
 			continue
 		}
 		futures[i] = f
@@ -413,10 +451,12 @@ func (s *JetStream) commitPipelined(reqs []*appendReq) {
 				} else {
 					r.done <- appendResult{seq: ack.Sequence}
 				}
+			// A refusal may need reads of the stream to settle (refused): each is settled
+			// beside the others.
 			case err := <-f.Err():
-				r.done <- s.refused(ctx, r, err)
+				wg.Go(func() { r.done <- s.refused(ctx, r, err) })
 			case <-ctx.Done():
-				r.done <- appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, ctx.Err())}
+				wg.Go(func() { r.done <- s.refused(ctx, r, ctx.Err()) })
 			}
 		}
 		wg.Wait()
@@ -475,22 +515,32 @@ func splittable(err error) bool {
 
 // commitOne publishes one Append: a plain publish for one event, an atomic batch for more.
 func (s *JetStream) commitOne(ctx context.Context, r *appendReq) appendResult {
+	res, err := s.publishOne(ctx, r)
+	if err != nil {
+		return s.refused(ctx, r, err)
+	}
+	return res
+}
+
+// publishOne publishes one Append and returns the answer of its acknowledgement, or the
+// publish's error.
+func (s *JetStream) publishOne(ctx context.Context, r *appendReq) (appendResult, error) {
 	msgs := r.messages()
 	if len(msgs) == 1 {
 		ack, err := s.js.PublishMsg(ctx, msgs[0])
-		if err == nil {
-			if ack.Duplicate {
-				return appendResult{seq: ack.Sequence, err: ErrDuplicate}
-			}
-			return appendResult{seq: ack.Sequence}
+		if err != nil {
+			return appendResult{}, err
 		}
-		return s.refused(ctx, r, err)
+		if ack.Duplicate {
+			return appendResult{seq: ack.Sequence, err: ErrDuplicate}, nil
+		}
+		return appendResult{seq: ack.Sequence}, nil
 	}
 	ack, err := s.publishBatch(ctx, msgs)
-	if err == nil {
-		return appendResult{seq: ack.Sequence}
+	if err != nil {
+		return appendResult{}, err
 	}
-	return s.refused(ctx, r, err)
+	return appendResult{seq: ack.Sequence}, nil
 }
 
 // Server error codes that refuse one Append for its expectation or its ids.
@@ -506,6 +556,17 @@ const (
 // that was stored is refused as a conflict: if the subject's last event is this Append's
 // last event, it is a duplicate.
 func (s *JetStream) refused(ctx context.Context, r *appendReq, err error) appendResult {
+	switch {
+	case notSent(err):
+		return appendResult{err: fmt.Errorf("%w: %s: %w", ErrNotStored, r.subject, err)}
+	case ackLost(err):
+		return s.resolve(r, err)
+	}
+	return s.refusedByServer(ctx, r, err)
+}
+
+// refusedByServer is refused for an error that is not about NATS being away.
+func (s *JetStream) refusedByServer(ctx context.Context, r *appendReq, err error) appendResult {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
 		return appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
@@ -525,6 +586,13 @@ func (s *JetStream) refused(ctx context.Context, r *appendReq, err error) append
 		if last.Header.Get(jetstream.MsgIDHeader) == r.lastID() {
 			return appendResult{seq: lastSeq, err: ErrDuplicate}
 		}
+		// The last event, read from any replica, is not this Append's: ask the stream's
+		// leader whether this Append's first event follows the expected sequence (stored by
+		// an attempt whose acknowledgement was lost, then followed by another writer's, or
+		// not yet on the replica that answered).
+		if seq, ok, err := s.storedAfter(ctx, r.subject, r.expected, r.ids[0]); err == nil && ok {
+			return appendResult{seq: seq + uint64(len(r.ids)-1), err: ErrDuplicate}
+		}
 	}
 	if apiErr.ErrorCode == codeDuplicateInBatch {
 		// The server holds the id of one of these events: an earlier attempt was stored,
@@ -532,6 +600,113 @@ func (s *JetStream) refused(ctx context.Context, r *appendReq, err error) append
 		return appendResult{seq: lastSeq, err: ErrDuplicate}
 	}
 	return appendResult{err: fmt.Errorf("%w: %s expected %d, last is %d", ErrConflict, r.subject, r.expected, lastSeq)}
+}
+
+// notSent reports whether a publish failed before it reached the stream: nothing was
+// stored. The connection buffers nothing while it reconnects (nats.ReconnectBufSize(-1)),
+// so a publish then fails at once instead of being sent after the caller heard it failed.
+func notSent(err error) bool {
+	return errors.Is(err, nats.ErrReconnectBufExceeded) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrConnectionReconnecting) ||
+		errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrDisconnected)
+}
+
+// ackLost reports whether a publish may have been stored without its acknowledgement
+// reaching us: a timeout, or the connection dropped while it was in flight (a NATS node
+// stopped, a stream leader changed).
+func ackLost(err error) bool {
+	return errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrJetStreamPublisherClosed)
+}
+
+// resolve learns whether an append whose acknowledgement was lost was stored, by
+// publishing it again, the same messages with the same ids and expectation: if the first
+// attempt was stored, the server answers a duplicate (or, on a single server, refuses the
+// expectation, which refused resolves by the ids); if it was not, this attempt stores it;
+// if it is still on its way, it reaches the stream ahead of this one on the same
+// connection. Either way the answer is definite. It tries every resolvePoll, each attempt
+// bounded by resolveAttempt, until one is answered or ResolveWait has passed (NATS still
+// away, no leader elected yet): the outcome is then ErrOutcomeUnknown.
+func (s *JetStream) resolve(r *appendReq, cause error) appendResult {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.resolveWait())
+	defer cancel()
+	last := cause
+	for {
+		if s.js.Conn().IsConnected() {
+			actx, acancel := context.WithTimeout(ctx, resolveAttempt)
+			res, err := s.publishOne(actx, r)
+			acancel()
+			switch {
+			case err == nil:
+				return res
+			case !notSent(err) && !ackLost(err):
+				return s.refusedByServer(ctx, r, err)
+			}
+			last = err
+		}
+		select {
+		case <-ctx.Done():
+			return appendResult{err: fmt.Errorf("%w: %s: %w; then: %w", ErrOutcomeUnknown, r.subject, cause, last)}
+		case <-time.After(resolvePoll):
+		}
+	}
+}
+
+// resolveAttempt bounds one attempt of resolve.
+const resolveAttempt = time.Second
+
+// codeNoMessage is the JetStream API's "no message found".
+const codeNoMessage = 10037
+
+// storedAfter asks the leader of subject's stream (not a replica, which may lag: a direct
+// get) for subject's first message after sequence after, and reports whether its
+// Nats-Msg-Id is id, with its sequence.
+func (s *JetStream) storedAfter(ctx context.Context, subject string, after uint64, id string) (uint64, bool, error) {
+	name, err := streamOf(subject)
+	if err != nil {
+		return 0, false, err
+	}
+	nc := s.js.Conn()
+	if !nc.IsConnected() {
+		return 0, false, nats.ErrDisconnected
+	}
+	req, err := json.Marshal(struct {
+		Seq        uint64 `json:"seq"`
+		NextBySubj string `json:"next_by_subj"`
+	}{after + 1, subject})
+	if err != nil {
+		return 0, false, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	msg, err := nc.RequestWithContext(rctx, s.apiPrefix()+"STREAM.MSG.GET."+name, req)
+	if err != nil {
+		return 0, false, err
+	}
+	var resp struct {
+		Message *struct {
+			Seq uint64 `json:"seq"`
+			Hdr []byte `json:"hdrs"`
+		} `json:"message"`
+		Error *jetstream.APIError `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return 0, false, fmt.Errorf("eventstore: stream %s message: %w", name, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.ErrorCode == codeNoMessage:
+		return 0, false, nil
+	case resp.Error != nil:
+		return 0, false, resp.Error
+	case resp.Message == nil:
+		return 0, false, fmt.Errorf("eventstore: stream %s: empty message answer", name)
+	}
+	hdr, err := nats.DecodeHeadersMsg(resp.Message.Hdr)
+	if err != nil {
+		return 0, false, fmt.Errorf("eventstore: stream %s message %d headers: %w", name, resp.Message.Seq, err)
+	}
+	return resp.Message.Seq, hdr.Get(jetstream.MsgIDHeader) == id, nil
 }
 
 // stream returns the handle of the stream storing subject, looked up once.
@@ -585,6 +760,9 @@ const maxWalk = 64
 // server, where reading forward makes the server scan the stream for the subject's next
 // message (docs/performance.md, "Loading a case").
 func (s *JetStream) Load(ctx context.Context, subject string, after uint64) ([]Record, error) {
+	if !s.js.Conn().IsConnected() {
+		return nil, fmt.Errorf("eventstore: load %s: %w", subject, nats.ErrDisconnected)
+	}
 	recs, ok, err := s.walk(ctx, subject, after)
 	if err != nil || ok {
 		return recs, err
@@ -775,6 +953,9 @@ func record(seq uint64, subject string, h nats.Header, body []byte) Record {
 // mirror that answers direct gets for the stream (mirror_direct) would make the first
 // way stale, and the streams have none (docs/operations.md).
 func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) {
+	if !s.js.Conn().IsConnected() {
+		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, nats.ErrDisconnected)
+	}
 	opts := s.js.Options()
 	if _, ok := ctx.Deadline(); !ok && opts.DefaultTimeout > 0 {
 		var cancel context.CancelFunc

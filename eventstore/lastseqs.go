@@ -28,7 +28,7 @@ type seqRead struct {
 }
 
 // lastSeqsTimeout bounds one shared read.
-const lastSeqsTimeout = 5 * time.Second
+const lastSeqsTimeout = 2 * time.Second
 
 // NewLastSeqs returns a LastSeqs reading the store's streams.
 func NewLastSeqs(s *JetStream, casesStream, directoryStream string) *LastSeqs {

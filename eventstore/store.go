@@ -38,6 +38,14 @@ var (
 	// ErrDuplicate means the events were already stored by an earlier attempt of the same
 	// append (same event ids). Nothing new was written; reload to see them.
 	ErrDuplicate = errors.New("eventstore: duplicate append")
+	// ErrNotStored means the append was not stored, and will not be, because NATS or the
+	// stream was unavailable when it was to be sent: nothing was sent. Retry later.
+	ErrNotStored = errors.New("eventstore: append not stored, NATS unavailable")
+	// ErrOutcomeUnknown means the append's acknowledgement was lost and NATS stayed away for
+	// longer than the store tries to settle it (JetStreamOptions.ResolveWait): it may have
+	// been stored. A retry with the same event ids (an Idempotency-Key) is recognised as a
+	// duplicate if it was.
+	ErrOutcomeUnknown = errors.New("eventstore: append's acknowledgement lost, outcome unknown")
 )
 
 // Store appends events to a subject and loads them back.

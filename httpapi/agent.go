@@ -128,9 +128,10 @@ func agentStatus(err error) *agentError {
 		return &agentError{http.StatusMethodNotAllowed, 0, "method not allowed"}
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return &agentError{http.StatusConflict, 0, err.Error()}
-	case errors.Is(err, projection.ErrNotCaughtUp), errors.Is(err, projection.ErrUnavailable),
-		errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, projection.ErrNotCaughtUp):
 		return &agentError{http.StatusServiceUnavailable, 0, "the read model did not catch up in time; retry"}
+	case unavailable(err):
+		return &agentError{http.StatusServiceUnavailable, 0, "service temporarily unavailable; retry"}
 	}
 	return &agentError{http.StatusInternalServerError, 0, "internal error"}
 }

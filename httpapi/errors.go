@@ -6,9 +6,13 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/cases"
 	"github.com/casestream/casestream/directory"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -77,11 +81,61 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusMethodNotAllowed, "method", "notAllowed"
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return http.StatusConflict, "case", "concurrentModification"
-	case errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, projection.ErrNotCaughtUp), errors.Is(err, projection.ErrUnavailable):
+	case unavailable(err):
 		return http.StatusServiceUnavailable, "service", "unavailable"
 	}
 	return http.StatusInternalServerError, "server", "internalError"
+}
+
+// RetryAfter is the Retry-After of every 503, in seconds: about how long NATS takes to
+// come back from a restart or to elect a stream's leader again.
+const RetryAfter = 2
+
+// unavailableErrs are the errors that mean the service cannot answer now but will:
+// NATS away, JetStream electing or without the stream, the read model behind, a deadline
+// passed, the process shutting down.
+var unavailableErrs = []error{
+	errServiceUnavailable,
+	context.DeadlineExceeded,
+	context.Canceled,
+	projection.ErrNotCaughtUp,
+	projection.ErrUnavailable,
+	eventstore.ErrClosed,
+	eventstore.ErrNotStored,
+	eventstore.ErrOutcomeUnknown,
+	nats.ErrNoResponders,
+	nats.ErrConnectionClosed,
+	nats.ErrDisconnected,
+	nats.ErrConnectionDraining,
+	nats.ErrConnectionReconnecting,
+	nats.ErrReconnectBufExceeded,
+	nats.ErrTimeout,
+	nats.ErrNoServers,
+	nats.ErrStaleConnection,
+	jetstream.ErrNoHeartbeat,
+	jetstream.ErrNoStreamResponse,
+	jetstream.ErrStreamNotFound,
+	jetstream.ErrJetStreamNotEnabled,
+	jetstream.ErrJetStreamNotEnabledForAccount,
+	jetstream.ErrServerShutdown,
+	jetstream.ErrConsumerLeadershipChanged,
+	jetstream.ErrAsyncPublishTimeout,
+	jetstream.ErrJetStreamPublisherClosed,
+	jetstream.ErrBucketNotFound,
+}
+
+// unavailable reports whether err means the service is unavailable for a while (503 with
+// Retry-After), not that the request or the server is at fault. Besides the errors above,
+// every JetStream API error with status 503 counts: "JetStream system temporarily
+// unavailable" (10008) during a leader election, a stream offline, insufficient resources.
+func unavailable(err error) bool {
+	for _, u := range unavailableErrs {
+		if errors.Is(err, u) {
+			return true
+		}
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == http.StatusServiceUnavailable
 }
 
 // operator adapts an operator API handler: a returned error becomes the answer.
@@ -109,8 +163,8 @@ func (s *Server) operatorError(w http.ResponseWriter, r *http.Request, err error
 	}
 }
 
-// setRetryAfter tells a client refused by the attempt limits or the bcrypt bound when to
-// try again.
+// setRetryAfter tells a client refused by the attempt limits or the bcrypt bound, or while
+// the service is unavailable, when to try again.
 func setRetryAfter(w http.ResponseWriter, err error) {
 	var tm *tooManyAttempts
 	switch {
@@ -118,6 +172,8 @@ func setRetryAfter(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", retryAfter(tm.after))
 	case errors.Is(err, directory.ErrBusy):
 		w.Header().Set("Retry-After", "1")
+	case unavailable(err):
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 	}
 }
 

@@ -62,7 +62,14 @@ type Config struct {
 	BasePath string
 	// Attempts limits failed credential checks; DefaultAttemptLimits() if nil.
 	Attempts *AttemptLimits
+	// RequestTimeout bounds each request's work (DefaultRequestTimeout if zero): past it,
+	// what the request waits for gives up and the answer is a 503. Keep it well inside the
+	// http.Server's WriteTimeout, so that the client hears that answer.
+	RequestTimeout time.Duration
 }
+
+// DefaultRequestTimeout is Config.RequestTimeout's default.
+const DefaultRequestTimeout = 10 * time.Second
 
 // Server is the HTTP handler of both API surfaces.
 type Server struct {
@@ -87,12 +94,15 @@ func NewServer(cfg Config) *Server {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
 	limits := DefaultAttemptLimits()
 	if cfg.Attempts != nil {
 		limits = *cfg.Attempts
 	}
 	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry), attempts: newAttempts(limits)}
-	s.router.Use(s.instrument)
+	s.router.Use(s.instrument, s.deadline)
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
@@ -120,6 +130,27 @@ func (s *Server) surface(err error) http.Handler {
 			return
 		}
 		agent(w, r)
+	})
+}
+
+// TransferTimeout is the deadline of a file upload or download, which moves up to
+// MaxAttachmentBytes through the request: inside the HTTP server's 30 s read and write
+// timeouts, and longer than other requests'.
+const TransferTimeout = 25 * time.Second
+
+// deadline gives every request the deadline of Config.RequestTimeout, a file transfer
+// (a route under .../files) TransferTimeout.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := s.cfg.RequestTimeout
+		if cr := mux.CurrentRoute(r); cr != nil {
+			if t, err := cr.GetPathTemplate(); err == nil && strings.Contains(t, "/files") {
+				d = max(d, TransferTimeout)
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -32,6 +33,19 @@ type Reply struct {
 // Store keeps replies by key.
 type Store struct {
 	kv jetstream.KeyValue
+	nc *nats.Conn
+}
+
+// callTimeout bounds one read or write of the bucket.
+const callTimeout = 2 * time.Second
+
+// begin returns the context of one bucket call, or an error at once while NATS is away.
+func (s *Store) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !s.nc.IsConnected() {
+		return nil, nil, fmt.Errorf("idempotency: %w", nats.ErrDisconnected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	return ctx, cancel, nil
 }
 
 // Open creates or binds the bucket.
@@ -46,7 +60,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", Bucket, err)
 	}
-	return &Store{kv: kv}, nil
+	return &Store{kv: kv, nc: js.Conn()}, nil
 }
 
 // Key derives a bucket key from the parts that scope an idempotency key (the caller, the
@@ -58,6 +72,11 @@ func Key(parts ...string) string {
 
 // Get returns the reply remembered under key.
 func (s *Store) Get(ctx context.Context, key string) (Reply, bool, error) {
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return Reply{}, false, err
+	}
+	defer cancel()
 	e, err := s.kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Reply{}, false, nil
@@ -78,6 +97,11 @@ func (s *Store) Put(ctx context.Context, key string, r Reply) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
 	_, err = s.kv.Create(ctx, key, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil

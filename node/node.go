@@ -31,6 +31,7 @@ import (
 	"github.com/casestream/casestream/idempotency"
 	"github.com/casestream/casestream/ids"
 	"github.com/casestream/casestream/internal/natsauth"
+	"github.com/casestream/casestream/internal/natsconn"
 	"github.com/casestream/casestream/projection"
 	"github.com/casestream/casestream/tokens"
 )
@@ -125,13 +126,13 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 			n.log.Info("NATS clients authenticate with an nkey seed", "url", n.ns.ClientURL(),
 				"reader", n.ns.Keys.SeedFile(natsauth.Reader), "admin", n.ns.Keys.SeedFile(natsauth.Admin))
 		}
-		n.NC, err = embedded.Connect(n.ns, nats.Name("casestream-api"))
+		n.NC, err = embedded.Connect(n.ns, natsconn.Options(n.log, "casestream-api")...)
 	} else {
 		var auth []nats.Option
 		if auth, err = cfg.NATSAuth.Options(); err != nil {
 			return n, err
 		}
-		n.NC, err = nats.Connect(cfg.NATSURL, append(auth, nats.Name("casestream-api"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
+		n.NC, err = nats.Connect(cfg.NATSURL, append(append(auth, natsconn.Options(n.log, "casestream-api")...), nats.RetryOnFailedConnect(true))...)
 	}
 	if err != nil {
 		return n, fmt.Errorf("connect to NATS: %w", err)
@@ -249,7 +250,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	var queries interface {
 		httpapi.Queries
 		httpapi.AgentQueries
-	} = projection.NewClient(n.NC, 5*time.Second)
+	} = projection.NewClient(n.NC, projection.DefaultWait+time.Second)
 	if n.Projector != nil {
 		queries = projection.NewLocal(n.Projector, projection.DefaultWait)
 	}
@@ -270,12 +271,15 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 
 		Files: fileStore, MaxAttachmentBytes: cfg.MaxAttachmentBytes,
 		Attempts: cfg.Attempts,
+		// Well inside the server's WriteTimeout (writeTimeout), so that a client always
+		// hears the answer; the store's acknowledgement and resolution waits are inside it.
+		RequestTimeout: requestTimeout,
 	})
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return n, err
 	}
-	n.http = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	n.http = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute}
 	n.wg.Go(func() {
 		if err := n.http.Serve(n.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.log.Error("http", "err", err)
@@ -347,12 +351,41 @@ func (n *Node) readiness(ctx context.Context) error {
 	}
 }
 
-// Close stops serving and releases everything Start started.
+// Timeouts of a node: every request's deadline, the HTTP server's write timeout beyond
+// it, and how long Close may take whatever NATS is doing (inside the 15 s a supervisor
+// gives a SIGTERM).
+const (
+	requestTimeout = httpapi.DefaultRequestTimeout
+	writeTimeout   = 30 * time.Second
+	closeTimeout   = 12 * time.Second
+	drainRequests  = 5 * time.Second
+)
+
+// ErrCloseTimeout is returned by Close when releasing took longer than its deadline; what
+// was still stopping is abandoned.
+var ErrCloseTimeout = errors.New("node: close did not finish in time")
+
+// Close stops serving and releases everything Start started, within closeTimeout: past it,
+// it returns ErrCloseTimeout and leaves the rest to the process's exit.
 func (n *Node) Close() error {
+	done := make(chan error, 1)
+	go func() { done <- n.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeTimeout):
+		n.log.Error("close: still stopping; giving up", "after", closeTimeout)
+		return ErrCloseTimeout
+	}
+}
+
+func (n *Node) close() error {
 	var errs []error
 	if n.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, n.http.Shutdown(ctx))
+		ctx, cancel := context.WithTimeout(context.Background(), drainRequests)
+		if err := n.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err, n.http.Close())
+		}
 		cancel()
 	}
 	if n.micro != nil {

@@ -368,6 +368,10 @@ func (c *Client) request(ctx context.Context, endpoint string, req any) (*nats.M
 	if err != nil {
 		return nil, fmt.Errorf("projection: encode %s request: %w", endpoint, err)
 	}
+	if !c.nc.IsConnected() {
+		// Fail at once: a request cannot be sent while NATS is away.
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, endpoint, nats.ErrDisconnected)
+	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

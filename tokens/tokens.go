@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -26,6 +27,7 @@ var ErrNotFound = errors.New("tokens: unknown or expired token")
 // Bucket is a set of live tokens with a common lifetime.
 type Bucket struct {
 	kv  jetstream.KeyValue
+	nc  *nats.Conn
 	ttl time.Duration
 
 	memo     time.Duration
@@ -65,7 +67,20 @@ func Open(ctx context.Context, js jetstream.JetStream, name string, ttl time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("open token bucket %s: %w", name, err)
 	}
-	return &Bucket{kv: kv, ttl: ttl}, nil
+	return &Bucket{kv: kv, nc: js.Conn(), ttl: ttl}, nil
+}
+
+// callTimeout bounds one read or write of the bucket: a sign-in or a request carrying a
+// token answers 503 soon rather than at the request's deadline.
+const callTimeout = 2 * time.Second
+
+// begin returns the context of one bucket call, or an error at once while NATS is away.
+func (b *Bucket) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if !b.nc.IsConnected() {
+		return nil, nil, fmt.Errorf("tokens: %w", nats.ErrDisconnected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	return ctx, cancel, nil
 }
 
 // TTL is how long a token lives.
@@ -78,6 +93,11 @@ func (b *Bucket) Issue(ctx context.Context, value []byte) (string, error) {
 		return "", err
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw)
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
 	if _, err := b.kv.Create(ctx, key(token), value); err != nil {
 		return "", fmt.Errorf("store token: %w", err)
 	}
@@ -97,6 +117,11 @@ func (b *Bucket) Lookup(ctx context.Context, token string) ([]byte, error) {
 	if ok && now.Before(m.until) {
 		return m.value, nil
 	}
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
 	e, err := b.kv.Get(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, ErrNotFound
@@ -128,7 +153,12 @@ func (b *Bucket) Revoke(ctx context.Context, token string) error {
 	b.memoMu.Lock()
 	delete(b.memoized, key(token))
 	b.memoMu.Unlock()
-	err := b.kv.Purge(ctx, key(token))
+	ctx, cancel, err := b.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	err = b.kv.Purge(ctx, key(token))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
 	}

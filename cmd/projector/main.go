@@ -29,6 +29,7 @@ import (
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/natsauth"
+	"github.com/casestream/casestream/internal/natsconn"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -119,7 +120,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	m.nc, err = nats.Connect(m.Config.NATSURL, append(auth, nats.Name("casestream-projector"), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))...)
+	m.nc, err = nats.Connect(m.Config.NATSURL, append(append(auth, natsconn.Options(m.Logger, "casestream-projector")...), nats.RetryOnFailedConnect(true))...)
 	if err != nil {
 		return fmt.Errorf("connect to NATS: %w", err)
 	}
@@ -228,8 +229,28 @@ func (m *Main) awaitStreams(ctx context.Context, js jetstream.JetStream) error {
 	}
 }
 
-// Close stops serving and following.
+// closeTimeout bounds Close whatever NATS is doing: inside the 15 s a supervisor gives a
+// SIGTERM.
+const closeTimeout = 12 * time.Second
+
+// errCloseTimeout is returned by Close when stopping took longer than closeTimeout.
+var errCloseTimeout = errors.New("projector: close did not finish in time")
+
+// Close stops serving and following, within closeTimeout: past it, it returns an error
+// and leaves the rest to the process's exit.
 func (m *Main) Close() error {
+	done := make(chan error, 1)
+	go func() { done <- m.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(closeTimeout):
+		m.Logger.Error("close: still stopping; giving up", "after", closeTimeout)
+		return errCloseTimeout
+	}
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.svc != nil {
 		errs = append(errs, m.svc.Stop())
@@ -244,7 +265,12 @@ func (m *Main) Close() error {
 	}
 	m.wg.Wait()
 	if m.nc != nil {
-		errs = append(errs, m.nc.Drain())
+		if m.nc.IsConnected() {
+			errs = append(errs, m.nc.Drain())
+		} else {
+			// Nothing to drain, and draining would wait for a reconnect.
+			m.nc.Close()
+		}
 	}
 	return errors.Join(errs...)
 }

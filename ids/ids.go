@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -36,6 +37,7 @@ var unitPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
 // IDs allocates caseInstanceIds and ticket numbers. It is safe for concurrent use.
 type IDs struct {
 	kv jetstream.KeyValue
+	nc *nats.Conn
 
 	mu    sync.Mutex // guards next and limit
 	next  int64      // the next caseInstanceId to hand out, if below limit
@@ -58,7 +60,7 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*IDs, erro
 	if err != nil {
 		return nil, fmt.Errorf("ids: open bucket %s: %w", Bucket, err)
 	}
-	return &IDs{kv: kv}, nil
+	return &IDs{kv: kv, nc: js.Conn()}, nil
 }
 
 // NextCaseInstanceID returns a caseInstanceId greater than 0 that no process has had or
@@ -92,9 +94,20 @@ func (i *IDs) NextTicketNumber(ctx context.Context, unitID string, day time.Time
 	return int(n), nil
 }
 
+// addTimeout bounds one allocation.
+const addTimeout = 2 * time.Second
+
 // add adds delta to the counter at key (0 when missing) with compare-and-set, retrying
 // when another writer got there first, and returns the new value.
+//
+// It fails at once while NATS is away, and gives up after addTimeout: an update whose
+// answer is lost may have been applied, which skips numbers but never repeats one.
 func (i *IDs) add(ctx context.Context, key string, delta int64) (int64, error) {
+	if !i.nc.IsConnected() {
+		return 0, fmt.Errorf("ids: %s: %w", key, nats.ErrDisconnected)
+	}
+	ctx, cancel := context.WithTimeout(ctx, addTimeout)
+	defer cancel()
 	for {
 		if err := ctx.Err(); err != nil {
 			return 0, err

@@ -46,6 +46,12 @@ const (
 // startAPI runs the api's Main on a random port with an embedded NATS server in a temp dir.
 func startAPI(t testing.TB, data string, mods ...func(*Config)) *Main {
 	t.Helper()
+	return startMain(t, data, mods, nil)
+}
+
+// startMain is startAPI with a change to the Main (its logger) before it runs.
+func startMain(t testing.TB, data string, mods []func(*Config), modMain func(*Main)) *Main {
+	t.Helper()
 	m := NewMain()
 	m.Config = Config{
 		Addr: "127.0.0.1:0", Data: data, NATSListen: "", Replicas: 1, SyncAlways: false,
@@ -57,6 +63,9 @@ func startAPI(t testing.TB, data string, mods ...func(*Config)) *Main {
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	if modMain != nil {
+		modMain(m)
 	}
 	m.Stdout = io.Discard
 	if err := m.Run(context.Background()); err != nil {

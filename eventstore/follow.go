@@ -57,7 +57,10 @@ var errReachedEnd = errors.New("eventstore: reached the end sequence")
 // time and every hand-off between goroutines would add to the lag: each is decoded and
 // applied in the consumer's loop.
 func follow(ctx context.Context, js jetstream.JetStream, stream string, after, end uint64, fn func(Record)) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+	// One reset attempt: nats.go would retry a failed reset (the stream gone, NATS away) for
+	// ever, inside Next and deaf to ctx, which held up shutdown. FollowResuming retries
+	// instead, logging each failure and stopping when ctx ends.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, MaxResetAttempts: 1}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = after + 1
@@ -71,6 +74,8 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 		return fmt.Errorf("eventstore: follow %s: %w", stream, err)
 	}
 	defer it.Stop()
+	// Stopping the iterator ends a reset in progress at its next attempt.
+	defer context.AfterFunc(ctx, it.Stop)()
 	if end == 0 {
 		for {
 			msg, err := it.Next(jetstream.NextContext(ctx))

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventually"
+)
+
+// proc is a started program of the fault tests, killed when the test ends if still running.
+type proc struct {
+	cmd    *exec.Cmd
+	log    string
+	exited chan struct{} // closed once Wait returned; err is set then
+	err    error
+}
+
+func startProc(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	logf, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: exec.Command(bin, args...), log: logf.Name(), exited: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// signal sends sig and returns how long the program took to exit, or an error if it had not
+// after limit.
+func (p *proc) signal(sig os.Signal, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return 0, err
+	}
+	select {
+	case <-p.exited:
+		return time.Since(start), nil
+	case <-time.After(limit):
+		b, _ := os.ReadFile(p.log)
+		return 0, fmt.Errorf("%s did not exit within %v of %v:\n%s", filepath.Base(p.cmd.Path), limit, sig, b)
+	}
+}
+
+// waitReady polls GET /readyz of an HTTP address until it answers 200.
+func waitReady(t *testing.T, addr string, total time.Duration) {
+	t.Helper()
+	eventually.Check(t, total, 50*time.Millisecond, func() error {
+		st, b, err := call("GET", "http://"+addr+"/readyz", "", nil)
+		if err != nil || st != 200 {
+			return fmt.Errorf("readyz %s: %d %s %v", addr, st, b, err)
+		}
+		return nil
+	})
+}
+
+// TestSIGTERMWhateverNATSDoes stops NATS (or deletes the CASES stream) under a running api
+// and projector, then sends both SIGTERM: each exits within 15 s. Meanwhile, opening a case
+// answers 503 with Retry-After.
+func TestSIGTERMWhateverNATSDoes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs binaries")
+	}
+	bin := t.TempDir()
+	natsBin, apiBin, projBin := build(t, bin, natsServerPkg), build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
+	for _, fault := range []string{"NATS stopped", "CASES stream deleted"} {
+		t.Run(fault, func(t *testing.T) {
+			natsAddr := freeAddr(t)
+			host, port, _ := strings.Cut(natsAddr, ":")
+			ns := startProc(t, natsBin, "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"))
+			natsURL := "nats://" + natsAddr
+			apiAddr, projAddr := freeAddr(t), freeAddr(t)
+			api := startProc(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-projector=false", "-directory", "../../examples/demo-directory.json")
+			proj := startProc(t, projBin, "-nats-url", natsURL, "-addr", projAddr)
+			waitReady(t, apiAddr, 60*time.Second)
+			waitReady(t, projAddr, 60*time.Second)
+
+			switch fault {
+			case "NATS stopped":
+				if _, err := ns.signal(os.Interrupt, 15*time.Second); err != nil {
+					t.Fatal(err)
+				}
+			case "CASES stream deleted":
+				nc, err := nats.Connect(natsURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				js, _ := jetstream.New(nc)
+				if err := js.DeleteStream(context.Background(), events.StreamCases); err != nil {
+					t.Fatal(err)
+				}
+			}
+			basic := map[string]string{"Authorization": "Basic " + basicAuth("alice@example.com", "alice-password")}
+			eventually.Check(t, 20*time.Second, 50*time.Millisecond, func() error {
+				st, b, h, err := callFull("POST", "http://"+apiAddr+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, basic)
+				if err != nil || st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(b, `"service":"unavailable"`) {
+					return fmt.Errorf("open a case: got %d %s (Retry-After %q) %v, want 503 service unavailable with Retry-After", st, b, h.Get("Retry-After"), err)
+				}
+				return nil
+			})
+			for name, p := range map[string]*proc{"api": api, "projector": proj} {
+				took, err := p.signal(syscall.SIGTERM, 15*time.Second)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				t.Logf("%s: %s exited %v after SIGTERM", fault, name, took)
+			}
+		})
+	}
+}
+
+// procLoad opens cases through an api process from workers goroutines, each case with a
+// unique marker in its caseData, at most one request per pace per worker.
+type procLoad struct {
+	mu      sync.Mutex // guards results
+	results []procResult
+	ok      atomic.Int64
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type procResult struct {
+	marker string
+	status int
+	err    error
+	took   time.Duration
+}
+
+func startProcLoad(t *testing.T, apiAddr string, workers int, pace time.Duration) *procLoad {
+	l := &procLoad{stop: make(chan struct{})}
+	basic := map[string]string{"Authorization": "Basic " + basicAuth("alice@example.com", "alice-password")}
+	hc := &http.Client{Timeout: 40 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	for range workers {
+		l.wg.Go(func() {
+			tick := time.NewTicker(pace)
+			defer tick.Stop()
+			for {
+				select {
+				case <-l.stop:
+					return
+				case <-tick.C:
+				}
+				marker := uuid.NewString()
+				body := `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"marker":"` + marker + `"}}`
+				r, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v4/cases?"+tp, strings.NewReader(body))
+				r.Header.Set("Content-Type", "application/json")
+				for k, v := range basic {
+					r.Header.Set(k, v)
+				}
+				start := time.Now()
+				res := procResult{marker: marker}
+				resp, err := hc.Do(r)
+				if err == nil {
+					res.status = resp.StatusCode
+					resp.Body.Close()
+				}
+				res.err, res.took = err, time.Since(start)
+				if res.status == http.StatusCreated {
+					l.ok.Add(1)
+				}
+				l.mu.Lock()
+				l.results = append(l.results, res)
+				l.mu.Unlock()
+			}
+		})
+	}
+	t.Cleanup(l.end)
+	return l
+}
+
+func (l *procLoad) end() {
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	l.wg.Wait()
+}
+
+func (l *procLoad) atLeast(t *testing.T, n int64, total time.Duration) {
+	t.Helper()
+	eventually.Check(t, total, 20*time.Millisecond, func() error {
+		if got := l.ok.Load(); got < n {
+			return fmt.Errorf("got %d cases opened, want %d", got, n)
+		}
+		return nil
+	})
+}
+
+func (l *procLoad) snapshot() []procResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]procResult(nil), l.results...)
+}
+
+// logMarkers returns how many case.opened events of the CASES stream carry each marker.
+func logMarkers(t *testing.T, js jetstream.JetStream) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	var err error
+	// A cluster that just lost a node may refuse for a moment.
+	eventually.Check(t, 30*time.Second, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		clear(out)
+		_, err = eventstore.Replay(ctx, js, events.StreamCases, func(r eventstore.Record) {
+			var d struct {
+				CaseData struct {
+					Marker string `json:"marker"`
+				} `json:"caseData"`
+			}
+			if r.Envelope.Type == events.TypeCaseOpened && json.Unmarshal(r.Envelope.Data, &d) == nil && d.CaseData.Marker != "" {
+				out[d.CaseData.Marker]++
+			}
+		})
+		return err
+	})
+	return out
+}
+
+// checkAcknowledged fails the test for every case answered 201 that is not in the log
+// exactly once, and returns how many were.
+func checkAcknowledged(t *testing.T, results []procResult, inLog map[string]int) int {
+	t.Helper()
+	n := 0
+	for _, r := range results {
+		if r.status != http.StatusCreated {
+			continue
+		}
+		n++
+		if got := inLog[r.marker]; got != 1 {
+			t.Errorf("case %s answered 201: got it %d times in the log, want once", r.marker, got)
+		}
+	}
+	return n
+}
+
+// TestAPIKilledUnderLoad kills an api process with SIGKILL while it opens cases: every case
+// it answered 201 is in the log exactly once, and an api started again serves.
+func TestAPIKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs binaries")
+	}
+	ns, nc := embeddedtest.Start(t)
+	apiBin := build(t, t.TempDir(), "./cmd/api")
+	natsURL := ns.ClientURL()
+	apiAddr := freeAddr(t)
+	args := []string{"-nats-url", natsURL, "-addr", apiAddr, "-directory", "../../examples/demo-directory.json"}
+	api := startProc(t, apiBin, args...)
+	waitReady(t, apiAddr, 60*time.Second)
+
+	l := startProcLoad(t, apiAddr, 4, 2*time.Millisecond)
+	l.atLeast(t, 200, 30*time.Second)
+	if _, err := api.signal(syscall.SIGKILL, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// The load goes on against a dead address until the api is back.
+	again := startProc(t, apiBin, args...)
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(again.log)
+			t.Logf("api started again:\n%s", b)
+		}
+	}()
+	waitReady(t, apiAddr, 60*time.Second)
+	before := l.ok.Load()
+	l.atLeast(t, before+50, 30*time.Second)
+	l.end()
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := l.snapshot()
+	acked := checkAcknowledged(t, results, logMarkers(t, js))
+	failed := 0
+	for _, r := range results {
+		if r.err != nil || r.status >= 500 {
+			failed++
+		}
+	}
+	t.Logf("%d requests, %d answered 201 (all in the log once), %d without an answer or 5xx (the api was dead)", len(results), acked, failed)
+}

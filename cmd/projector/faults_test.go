@@ -313,3 +313,88 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests, %d answered 201 (all in the log once), %d without an answer or 5xx (the api was dead)", len(results), acked, failed)
 }
+
+// TestClusterLeaderKilledUnderLoad runs an api on a three-node cluster (streams with three
+// replicas) and kills the node leading the CASES stream with SIGKILL while cases are being
+// opened: no answer is a 500, none takes longer than the request deadline, every case
+// answered 201 is in the log exactly once and no case answered with an error is in it.
+func TestClusterLeaderKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a NATS cluster")
+	}
+	bin := t.TempDir()
+	natsBin, apiBin := build(t, bin, natsServerPkg), build(t, bin, "./cmd/api")
+	clients := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var urls, routeURLs []string
+	for i := range clients {
+		urls = append(urls, "nats://"+clients[i])
+		routeURLs = append(routeURLs, "nats://"+routes[i])
+	}
+	nodes := map[string]*proc{}
+	for i := range clients {
+		host, port, _ := strings.Cut(clients[i], ":")
+		name := fmt.Sprintf("nats-%d", i+1)
+		nodes[name] = startProc(t, natsBin, "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
+			"-n", name, "--cluster_name", "casestream", "--cluster", routeURLs[i], "--routes", strings.Join(routeURLs, ","))
+	}
+	natsURL := strings.Join(urls, ",")
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	apiAddr := freeAddr(t)
+	startProc(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-replicas", "3", "-directory", "../../examples/demo-directory.json")
+	waitReady(t, apiAddr, 90*time.Second)
+
+	l := startProcLoad(t, apiAddr, 4, 5*time.Millisecond)
+	l.atLeast(t, 100, 30*time.Second)
+	var leader string
+	eventually.Check(t, 10*time.Second, 100*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, events.StreamCases)
+		if err != nil {
+			return err
+		}
+		if c := st.CachedInfo().Cluster; c != nil && nodes[c.Leader] != nil {
+			leader = c.Leader
+			return nil
+		}
+		return fmt.Errorf("no leader of %s known", events.StreamCases)
+	})
+	killed := l.ok.Load()
+	if _, err := nodes[leader].signal(syscall.SIGKILL, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	l.atLeast(t, killed+100, 60*time.Second)
+	l.end()
+
+	results := l.snapshot()
+	inLog := logMarkers(t, js)
+	acked := checkAcknowledged(t, results, inLog)
+	var maxTook time.Duration
+	refused := 0
+	for _, r := range results {
+		maxTook = max(maxTook, r.took)
+		switch {
+		case r.err != nil:
+			t.Errorf("no answer after %v: %v", r.took, r.err)
+		case r.status == http.StatusServiceUnavailable:
+			refused++
+			if inLog[r.marker] != 0 {
+				t.Errorf("case %s answered 503: got it %d times in the log, want none", r.marker, inLog[r.marker])
+			}
+		case r.status != http.StatusCreated:
+			t.Errorf("got status %d, want 201 or 503", r.status)
+		}
+	}
+	// Generous: the request deadline is 10 s.
+	if maxTook > 12*time.Second {
+		t.Errorf("got a request answered after %v, want every answer within the request deadline", maxTook)
+	}
+	t.Logf("leader %s killed: %d requests, %d answered 201 (all in the log once), %d answered 503; slowest answer %v",
+		leader, len(results), acked, refused, maxTook)
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -91,6 +93,38 @@ func TestUnavailableAnswers503WithRetryAfter(t *testing.T) {
 			s.surface(errors.New("boom")).ServeHTTP(rec, httptest.NewRequest("GET", sf.path, nil))
 			if rec.Code != 500 || rec.Header().Get("Retry-After") != "" {
 				t.Errorf("got %d with Retry-After %q, want 500 without", rec.Code, rec.Header().Get("Retry-After"))
+			}
+		})
+	}
+}
+
+// TestRequestDeadline checks that every routed request carries a deadline of
+// Config.RequestTimeout, and a file transfer one of TransferTimeout.
+func TestRequestDeadline(t *testing.T) {
+	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RequestTimeout: time.Second})
+	var got time.Duration
+	record := func(w http.ResponseWriter, r *http.Request) {
+		d, ok := r.Context().Deadline()
+		if !ok {
+			got = -1
+			return
+		}
+		got = time.Until(d)
+	}
+	s.router.HandleFunc("/test/deadline", record)
+	s.router.HandleFunc("/test/{id}/files", record)
+	for _, tc := range []struct {
+		path     string
+		min, max time.Duration
+	}{
+		{"/test/deadline", 0, time.Second},
+		{"/test/7/files", TransferTimeout - time.Second, TransferTimeout},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			got = 0
+			s.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", tc.path, nil))
+			if got <= tc.min || got > tc.max {
+				t.Errorf("got a deadline %v away, want in (%v, %v]", got, tc.min, tc.max)
 			}
 		})
 	}

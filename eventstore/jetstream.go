@@ -640,7 +640,7 @@ func (s *JetStream) resolve(r *appendReq, cause error) appendResult {
 			switch {
 			case err == nil:
 				return res
-			case !notSent(err) && !ackLost(err):
+			case !notSent(err) && !ackLost(err) && !electing(err):
 				return s.refusedByServer(ctx, r, err)
 			}
 			last = err
@@ -651,6 +651,14 @@ func (s *JetStream) resolve(r *appendReq, cause error) appendResult {
 		case <-time.After(resolvePoll):
 		}
 	}
+}
+
+// electing reports whether the server refused for want of a stream leader (JetStream
+// temporarily unavailable, the stream offline: API errors of status 503). Refusing the
+// attempt says nothing of the earlier one, which the next leader may hold.
+func electing(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.Code == 503
 }
 
 // resolveAttempt bounds one attempt of resolve.

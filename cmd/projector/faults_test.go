@@ -346,7 +346,13 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	apiAddr := freeAddr(t)
-	startProc(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-replicas", "3", "-directory", "../../examples/demo-directory.json")
+	api := startProc(t, apiBin, "-nats-url", natsURL, "-addr", apiAddr, "-replicas", "3", "-directory", "../../examples/demo-directory.json")
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(api.log)
+			t.Logf("api log:\n%s", b)
+		}
+	}()
 	waitReady(t, apiAddr, 90*time.Second)
 
 	l := startProcLoad(t, apiAddr, 4, 5*time.Millisecond)

@@ -19,6 +19,7 @@ import (
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/internal/natsconn"
 )
 
@@ -118,14 +119,18 @@ func TestLostAcknowledgementsSettled(t *testing.T) {
 // connection (it buffers nothing while reconnecting); when the server comes back on the
 // same port and store, neither is in the stream.
 func TestNothingSentWhileNATSAway(t *testing.T) {
-	dir := t.TempDir()
-	ns, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: "127.0.0.1:-1"})
+	dir, ids := t.TempDir(), t.TempDir()
+	ns, err := embedded.Start(embedded.Options{StoreDir: dir, IdentityDir: ids, Listen: "127.0.0.1:-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ns.Addr().(*net.TCPAddr)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := nats.Connect(ns.ClientURL(), natsconn.Options(log, "test")...)
+	auth, err := ns.Keys.Option(natsauth.Service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL(), append(natsconn.Options(log, "test"), auth, nats.CustomInboxPrefix(natsauth.ServiceInboxPrefix))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +169,7 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 		t.Errorf("publish while NATS is away: got %v, want nats.ErrReconnectBufExceeded", err)
 	}
 
-	ns2, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", addr.Port)})
+	ns2, err := embedded.Start(embedded.Options{StoreDir: dir, IdentityDir: ids, Listen: fmt.Sprintf("127.0.0.1:%d", addr.Port)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // outcome is one answered (or unanswered) request of a load.
@@ -143,14 +144,16 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("stops and restarts NATS under load")
 	}
-	dir := t.TempDir()
-	ns, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: "127.0.0.1:-1"})
+	dir, ids := t.TempDir(), t.TempDir()
+	ns, err := embedded.Start(embedded.Options{StoreDir: dir, IdentityDir: ids, Listen: "127.0.0.1:-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ns.Addr().(*net.TCPAddr).Port
 	var logs syncBuffer
-	m := startMain(t, t.TempDir(), []func(*Config){func(c *Config) { c.NATSURL = ns.ClientURL() }}, func(m *Main) {
+	m := startMain(t, t.TempDir(), []func(*Config){func(c *Config) {
+		c.NATSURL, c.NATSAuth = ns.ClientURL(), natsauth.ClientConfig{Nkey: ns.Keys.SeedFile(natsauth.Service)}
+	}}, func(m *Main) {
 		m.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	})
 
@@ -177,7 +180,7 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 		return nil
 	})
 
-	ns2, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
+	ns2, err := embedded.Start(embedded.Options{StoreDir: dir, IdentityDir: ids, Listen: fmt.Sprintf("127.0.0.1:%d", port)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 )
 
 // proc is a started program of the fault tests, killed when the test ends if still running.
@@ -273,11 +274,12 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
-	ns, nc := embeddedtest.Start(t)
+	ns, _ := embeddedtest.Start(t)
+	nc := embeddedtest.Connect(t, ns, natsauth.Admin)
 	apiBin := build(t, t.TempDir(), "./cmd/api")
 	natsURL := ns.ClientURL()
 	apiAddr := freeAddr(t)
-	args := []string{"-nats-url", natsURL, "-addr", apiAddr, "-directory", "../../examples/demo-directory.json"}
+	args := []string{"-nats-url", natsURL, "-nats-nkey", ns.Keys.SeedFile(natsauth.Service), "-addr", apiAddr, "-directory", "../../examples/demo-directory.json"}
 	api := startProc(t, apiBin, args...)
 	waitReady(t, apiAddr, 60*time.Second)
 

@@ -67,7 +67,7 @@ func (d *Directory) CompareStats() CompareStats {
 // frees up within the bounded wait: a flood of wrong guesses gets fast refusals instead of
 // a queue that grows without limit.
 func (d *Directory) compareBounded(hash, secret []byte) error {
-	k := cacheKey(string(hash), string(secret))
+	k := Digest(string(hash), string(secret))
 	_, err, _ := d.bound.flights.Do(string(k[:]), func() (any, error) { return nil, d.compareInSlot(hash, secret) })
 	return err
 }

@@ -91,7 +91,7 @@ func (d *Directory) VerifyApplication(clientID, secret string) (events.Applicati
 // wrong guess always costs a bcrypt comparison. The key covers the stored hash, so a changed
 // secret misses the cache without any invalidation.
 func (d *Directory) verify(kind, id, hash, secret string) error {
-	key := cacheKey(kind, id, secret, hash)
+	key := Digest(kind, id, secret, hash)
 	if d.creds.hit(key) {
 		return nil
 	}
@@ -105,9 +105,10 @@ func (d *Directory) verify(kind, id, hash, secret string) error {
 	return nil
 }
 
-// cacheKey is the sha256 of the length-prefixed parts, so that no two different tuples
-// share a key and the cache holds no secret in clear.
-func cacheKey(parts ...string) [sha256.Size]byte {
+// Digest is the sha256 of the length-prefixed parts, so that no two different tuples share a
+// key and a map keyed by it holds no secret in clear: the key of the verification cache, and
+// of the api's guessing limits.
+func Digest(parts ...string) [sha256.Size]byte {
 	h := sha256.New()
 	var n [8]byte
 	for _, p := range parts {

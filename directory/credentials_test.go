@@ -132,7 +132,7 @@ func TestCredentialCacheBounded(t *testing.T) {
 	c := newCredentialCache(time.Minute, 3)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
-	keys := [][32]byte{cacheKey("a"), cacheKey("b"), cacheKey("c"), cacheKey("d"), cacheKey("e")}
+	keys := [][32]byte{Digest("a"), Digest("b"), Digest("c"), Digest("d"), Digest("e")}
 	for _, k := range keys[:3] {
 		c.add(k)
 	}
@@ -153,10 +153,10 @@ func TestCredentialCacheBounded(t *testing.T) {
 }
 
 func TestCacheKeyUnambiguous(t *testing.T) {
-	if cacheKey("ab", "c") == cacheKey("a", "bc") {
+	if Digest("ab", "c") == Digest("a", "bc") {
 		t.Error("different tuples share a key")
 	}
-	if cacheKey(secretOperator, "x", "s", "h") == cacheKey(secretTouchpoint, "x", "s", "h") {
+	if Digest(secretOperator, "x", "s", "h") == Digest(secretTouchpoint, "x", "s", "h") {
 		t.Error("different kinds share a key")
 	}
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"math"
 	"net"
@@ -134,8 +133,8 @@ func newAttempts(cfg AttemptLimits) *attempts {
 // tooManyAttempts if the principal's or the address's bucket is empty and these
 // credentials have not succeeded lately; otherwise a func to call with the check's outcome.
 func (a *attempts) begin(kind, principal, secret string, addr netip.Addr) (done func(outcome), err error) {
-	goodKey := digest(kind, principal, secret)
-	pKey, aKey := digest(kind, principal), digest(addr.String())
+	goodKey := directory.Digest(kind, principal, secret)
+	pKey, aKey := directory.Digest(kind, principal), directory.Digest(addr.String())
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -241,21 +240,6 @@ func (a *attempts) len() (principals, addresses, good int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return len(a.principals.m), len(a.addresses.m), len(a.good)
-}
-
-// digest is the sha256 of the length-prefixed parts: keys of a fixed size whatever the
-// client sends, holding no secret in clear.
-func digest(parts ...string) [sha256.Size]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, p := range parts {
-		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
-		h.Write(n[:])
-		h.Write([]byte(p))
-	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
 }
 
 // clientAddr is the address a request's attempts are counted against: the connection's

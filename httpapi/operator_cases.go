@@ -190,17 +190,27 @@ func caseInstanceID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) getCase(w http.ResponseWriter, r *http.Request, c caller) error {
+// readableCase returns the case of the request's path if the caller may act on it, and
+// aggregate.ErrCaseInvalidID (a missing case answers alike) if not.
+func (s *Server) readableCase(r *http.Request, c caller) (aggregate.Case, error) {
 	id, err := caseInstanceID(r)
 	if err != nil {
-		return err
+		return aggregate.Case{}, err
 	}
 	cs, err := s.cfg.Cases.Get(r.Context(), id)
 	if err != nil {
-		return err
+		return aggregate.Case{}, err
 	}
 	if !cs.MayActOn(s.cfg.Directory, c.operator) {
-		return aggregate.ErrCaseInvalidID
+		return aggregate.Case{}, aggregate.ErrCaseInvalidID
+	}
+	return cs, nil
+}
+
+func (s *Server) getCase(w http.ResponseWriter, r *http.Request, c caller) error {
+	cs, err := s.readableCase(r, c)
+	if err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, s.caseObject(&cs))
 }

@@ -111,18 +111,12 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request, c caller) er
 	if s.cfg.Files == nil {
 		return errServiceUnavailable
 	}
-	id, err := caseInstanceID(r)
-	if err != nil {
-		return err
-	}
 	// Refuse before reading a byte what the command would refuse after the upload.
-	cs, err := s.cfg.Cases.Get(r.Context(), id)
+	cs, err := s.readableCase(r, c)
 	if err != nil {
 		return err
 	}
-	if !cs.MayActOn(s.cfg.Directory, c.operator) {
-		return aggregate.ErrCaseInvalidID
-	}
+	id := cs.CaseInstanceID
 	if err := cs.AcceptsChanges(); err != nil {
 		return err
 	}

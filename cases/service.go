@@ -162,6 +162,7 @@ func (s *Service) Get(ctx context.Context, id int64) (aggregate.Case, error) {
 	}
 	e := s.acquire(id)
 	defer s.release(e)
+	countLookup(e.seq)
 	if err := s.refresh(ctx, id, e); err != nil {
 		return aggregate.Case{}, err
 	}
@@ -189,6 +190,9 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 	e := s.acquire(id)
 	defer s.release(e)
 	subject := events.CaseSubject(id)
+	if !fresh {
+		countLookup(e.seq)
+	}
 	if e.seq == 0 && !fresh {
 		if err := s.refresh(ctx, id, e); err != nil {
 			return aggregate.Case{}, err
@@ -220,6 +224,7 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 		if err := s.checkSize(envs); err != nil {
 			return aggregate.Case{}, err
 		}
+		DecideRounds.Inc()
 		last, err := s.store.Append(ctx, subject, e.seq, envs)
 		switch {
 		case err == nil:
@@ -232,6 +237,11 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 			// Another writer appended first, or an earlier attempt of this very command did:
 			// catch up and decide again (a duplicate then decides nothing new, or is refused
 			// by the same rule that refuses any repetition).
+			if errors.Is(err, eventstore.ErrDuplicate) {
+				Conflicts.WithLabelValues("duplicate").Inc()
+			} else {
+				Conflicts.WithLabelValues("conflict").Inc()
+			}
 			if err := s.refresh(ctx, id, e); err != nil {
 				return aggregate.Case{}, err
 			}

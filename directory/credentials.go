@@ -93,8 +93,10 @@ func (d *Directory) VerifyApplication(clientID, secret string) (events.Applicati
 func (d *Directory) verify(kind, id, hash, secret string) error {
 	key := Digest(kind, id, secret, hash)
 	if d.creds.hit(key) {
+		CredentialCache.WithLabelValues("hit").Inc()
 		return nil
 	}
+	CredentialCache.WithLabelValues("miss").Inc()
 	if hash == "" {
 		return ErrBadCredentials
 	}

@@ -169,8 +169,9 @@ type appendReq struct {
 }
 
 type appendResult struct {
-	seq uint64
-	err error
+	seq  uint64
+	err  error
+	path string // the commit path that answered (PathPipelined, ...); empty if none did
 }
 
 func (r *appendReq) lastID() string { return r.ids[len(r.ids)-1] }
@@ -243,6 +244,7 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 		return 0, err
 	}
 	req.done = make(chan appendResult, 1)
+	start := time.Now()
 	// Without a connection nothing can be sent (the connection buffers nothing while it
 	// reconnects): fail at once rather than after the acknowledgement timeout.
 	if !s.js.Conn().IsConnected() {
@@ -252,7 +254,7 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 		actx, cancel := context.WithTimeout(ctx, s.opts.ackTimeout())
 		res := s.commitOne(actx, req)
 		cancel()
-		return res.seq, res.err
+		return observe(start, res)
 	}
 	select {
 	case <-s.quit:
@@ -268,18 +270,29 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 	}
 	select {
 	case res := <-req.done:
-		return res.seq, res.err
+		return observe(start, res)
 	case <-s.stopped:
 		// The committer answers everything it took before it stops.
 		select {
 		case res := <-req.done:
-			return res.seq, res.err
+			return observe(start, res)
 		default:
 			return 0, ErrClosed
 		}
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
+}
+
+// observe counts an Append's answer in the store's metrics and returns it.
+func observe(start time.Time, res appendResult) (uint64, error) {
+	if res.path != "" {
+		AppendDuration.WithLabelValues(res.path).Observe(time.Since(start).Seconds())
+	}
+	if errors.Is(res.err, ErrDuplicate) {
+		DuplicateAppends.Inc()
+	}
+	return res.seq, res.err
 }
 
 // commitLoop is the committer: it forms batches from the pending Appends and commits them
@@ -319,6 +332,7 @@ func (s *JetStream) commitLoop() {
 			if s.testHookBatch != nil {
 				s.testHookBatch(batch)
 			}
+			BatchAppends.Observe(float64(len(batch)))
 			s.commitBatch(batch)
 		}
 	}
@@ -393,7 +407,7 @@ func (s *JetStream) commitBatch(reqs []*appendReq) {
 		// A batch is stored contiguously: its last message has ack.Sequence.
 		seq := ack.Sequence
 		for i := len(reqs) - 1; i >= 0; i-- {
-			reqs[i].done <- appendResult{seq: seq}
+			reqs[i].done <- appendResult{seq: seq, path: PathAtomicBatch}
 			seq -= uint64(len(reqs[i].bodies))
 		}
 		return
@@ -447,14 +461,18 @@ func (s *JetStream) commitPipelined(reqs []*appendReq) {
 			select {
 			case ack := <-f.Ok():
 				if ack.Duplicate {
-					r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate}
+					r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate, path: PathPipelined}
 				} else {
-					r.done <- appendResult{seq: ack.Sequence}
+					r.done <- appendResult{seq: ack.Sequence, path: PathPipelined}
 				}
 			// A refusal may need reads of the stream to settle (refused): each is settled
 			// beside the others.
 			case err := <-f.Err():
-				wg.Go(func() { r.done <- s.refused(ctx, r, err) })
+				wg.Go(func() {
+					res := s.refused(ctx, r, err)
+					res.path = PathPipelined
+					r.done <- res
+				})
 			case <-ctx.Done():
 				wg.Go(func() { r.done <- s.refused(ctx, r, ctx.Err()) })
 			}
@@ -517,7 +535,11 @@ func splittable(err error) bool {
 func (s *JetStream) commitOne(ctx context.Context, r *appendReq) appendResult {
 	res, err := s.publishOne(ctx, r)
 	if err != nil {
-		return s.refused(ctx, r, err)
+		res = s.refused(ctx, r, err)
+	}
+	res.path = PathSingle
+	if len(r.bodies) > 1 {
+		res.path = PathAtomicBatch
 	}
 	return res
 }
@@ -584,6 +606,7 @@ func (s *JetStream) refusedByServer(ctx context.Context, r *appendReq, err error
 	if last != nil {
 		lastSeq = last.Sequence
 		if last.Header.Get(jetstream.MsgIDHeader) == r.lastID() {
+			countWrongLastSeq(apiErr, "duplicate")
 			return appendResult{seq: lastSeq, err: ErrDuplicate}
 		}
 		// The last event, read from any replica, is not this Append's: ask the stream's
@@ -591,15 +614,24 @@ func (s *JetStream) refusedByServer(ctx context.Context, r *appendReq, err error
 		// an attempt whose acknowledgement was lost, then followed by another writer's, or
 		// not yet on the replica that answered).
 		if seq, ok, err := s.storedAfter(ctx, r.subject, r.expected, r.ids[0]); err == nil && ok {
+			countWrongLastSeq(apiErr, "duplicate")
 			return appendResult{seq: seq + uint64(len(r.ids)-1), err: ErrDuplicate}
 		}
 	}
+	countWrongLastSeq(apiErr, "conflict")
 	if apiErr.ErrorCode == codeDuplicateInBatch {
 		// The server holds the id of one of these events: an earlier attempt was stored,
 		// and the subject has moved on since.
 		return appendResult{seq: lastSeq, err: ErrDuplicate}
 	}
 	return appendResult{err: fmt.Errorf("%w: %s expected %d, last is %d", ErrConflict, r.subject, r.expected, lastSeq)}
+}
+
+// countWrongLastSeq counts a refusal for a wrong last subject sequence (10071) by outcome.
+func countWrongLastSeq(apiErr *jetstream.APIError, outcome string) {
+	if apiErr.ErrorCode == codeWrongLastSeq || apiErr.ErrorCode == codeWrongLastSeqConstant {
+		WrongLastSequence.WithLabelValues(outcome).Inc()
+	}
 }
 
 // notSent reports whether a publish failed before it reached the stream: nothing was

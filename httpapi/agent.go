@@ -148,6 +148,7 @@ func (s *Server) agent(h func(w http.ResponseWriter, r *http.Request) error) htt
 		}
 		ae := agentStatus(err)
 		s.countError("agent", ae.status, ae.message)
+		s.noteResult(r, agentResult(ae), err)
 		if ae.status >= 500 && !errors.Is(err, directory.ErrBusy) { // busy is expected under guessing
 			s.log.Error("agent api", "method", r.Method, "path", r.URL.Path, "err", err)
 		}

@@ -154,6 +154,7 @@ func (s *Server) operator(h func(w http.ResponseWriter, r *http.Request) error) 
 func (s *Server) operatorError(w http.ResponseWriter, r *http.Request, err error) {
 	status, key, code := operatorStatus(err)
 	s.countError("operator", status, code)
+	s.noteResult(r, code, err)
 	if status >= 500 && !errors.Is(err, directory.ErrBusy) { // busy is expected under guessing
 		s.log.Error("operator api", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

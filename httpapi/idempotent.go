@@ -13,6 +13,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, key string, 
 	if rep, ok, err := s.cfg.Idempotency.Get(r.Context(), key); err != nil {
 		return err
 	} else if ok {
+		s.metrics.replays.Inc()
 		w.Header().Set("Idempotent-Replayed", "true")
 		writeBody(w, rep.Status, rep.ContentType, rep.Body)
 		return nil

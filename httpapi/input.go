@@ -211,16 +211,24 @@ func checkCaseData(raw json.RawMessage) error {
 }
 
 // checkCorrelationID refuses an X-Correlation-Id that every event of the request would
-// record badly: longer than MaxCorrelationIDLen, or with a character outside printable
-// ASCII (spaces and control characters included).
+// record badly, and an X-Request-Id that the log and the events would: longer than
+// MaxCorrelationIDLen, or with a character outside printable ASCII (spaces and control
+// characters included).
 func checkCorrelationID(r *http.Request) error {
-	v := r.Header.Get("X-Correlation-Id")
+	if err := checkHeaderID(r.Header.Get("X-Correlation-Id"), "X-Correlation-Id", "correlationId"); err != nil {
+		return err
+	}
+	return checkHeaderID(r.Header.Get(RequestIDHeader), RequestIDHeader, "requestId")
+}
+
+// checkHeaderID checks the value v of the id header named header, refused under field.
+func checkHeaderID(v, header, field string) error {
 	if len(v) > MaxCorrelationIDLen {
-		return &fieldError{"correlationId", codeTooLong, fmt.Sprintf("(X-Correlation-Id) is longer than %d characters", MaxCorrelationIDLen)}
+		return &fieldError{field, codeTooLong, fmt.Sprintf("(%s) is longer than %d characters", header, MaxCorrelationIDLen)}
 	}
 	for i := 0; i < len(v); i++ {
 		if v[i] < 0x21 || v[i] > 0x7e {
-			return &fieldError{"correlationId", codeInvalidFormat, "(X-Correlation-Id) has a character outside printable ASCII"}
+			return &fieldError{field, codeInvalidFormat, fmt.Sprintf("(%s) has a character outside printable ASCII", header)}
 		}
 	}
 	return nil

@@ -16,6 +16,14 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	// commands, signins and grants count outcomes by result (requests.go); refusals the
+	// credential checks refused before any verification; replays the answers repeated for
+	// an Idempotency-Key.
+	commands *prometheus.CounterVec
+	signins  *prometheus.CounterVec
+	grants   *prometheus.CounterVec
+	refusals *prometheus.CounterVec
+	replays  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -34,7 +42,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Error answers by API surface, status and error code.",
 		}, []string{"surface", "status", "code"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.errors)
+	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casestream_commands_total",
+		Help: "Commands of both APIs by command and result (ok, or the answer's error code such as operatorNotValid, concurrentModification, unavailable).",
+	}, []string{"command", "result"})
+	m.signins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casestream_auth_signins_total",
+		Help: "Operator API sign-ins (POST /signin) by result (ok, or the answer's error code).",
+	}, []string{"result"})
+	m.grants = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casestream_auth_token_grants_total",
+		Help: "Agent API token requests (POST /oauth2/token) by result (ok, or a name of the refusal).",
+	}, []string{"result"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casestream_auth_refusals_total",
+		Help: "Credential checks refused without an answer on the credentials, by reason (too_many_attempts: the guessing limits; verification_busy: the bcrypt bound).",
+	}, []string{"reason"})
+	m.replays = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "casestream_idempotent_replays_total",
+		Help: "Requests answered with the remembered answer of an earlier request with the same Idempotency-Key.",
+	})
+	reg.MustRegister(m.requests, m.latency, m.errors, m.commands, m.signins, m.grants, m.refusals, m.replays)
 	return m
 }
 
@@ -66,6 +94,9 @@ func (s *Server) instrument(next http.Handler) http.Handler {
 			if t, err := cr.GetPathTemplate(); err == nil {
 				route = t
 			}
+		}
+		if ri := info(r); ri != nil {
+			ri.route = route
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		start := time.Now()

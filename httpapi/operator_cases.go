@@ -171,12 +171,17 @@ func compactJSON(b json.RawMessage) json.RawMessage {
 
 func (s *Server) meta(r *http.Request, c caller) cases.Meta { return requestMeta(r, c.actor()) }
 
-// requestMeta is the command metadata of a request made by actor: its correlation id and
-// idempotency key come from the request's headers.
+// requestMeta is the command metadata of a request made by actor: its correlation id is
+// X-Correlation-Id, or the request's id (X-Request-Id) when none is given; its idempotency
+// key is Idempotency-Key.
 func requestMeta(r *http.Request, actor events.Actor) cases.Meta {
+	corr := r.Header.Get("X-Correlation-Id")
+	if corr == "" {
+		corr = RequestID(r.Context())
+	}
 	return cases.Meta{
 		Actor:          actor,
-		CorrelationID:  r.Header.Get("X-Correlation-Id"),
+		CorrelationID:  corr,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	}
 }

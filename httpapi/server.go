@@ -22,15 +22,12 @@ import (
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/idempotency"
+	"github.com/casestream/casestream/internal/readiness"
 	"github.com/casestream/casestream/tokens"
 )
 
 // MaxBodyBytes is the largest request body accepted.
 const MaxBodyBytes = 1 << 20
-
-// Readiness reports whether the service can answer: NATS reachable, streams present,
-// projector caught up. A nil error means ready.
-type Readiness func(ctx context.Context) error
 
 // Config holds a Server's collaborators.
 type Config struct {
@@ -53,8 +50,9 @@ type Config struct {
 	NewID func() string
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
 	Positions func(ctx context.Context) (cases, directory uint64, err error)
-	Ready     Readiness
-	Logger    *slog.Logger
+	// Ready are the checks of /readyz: NATS reachable, streams present, projection caught up.
+	Ready  []readiness.Check
+	Logger *slog.Logger
 	// Registry receives the server's metrics; a new registry by default.
 	Registry *prometheus.Registry
 	// BasePath, if set, is a second base path of the operator API besides OperatorBase, such
@@ -108,7 +106,7 @@ func NewServer(cfg Config) *Server {
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
 	s.registerAgentRoutes(s.router)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
-	s.router.HandleFunc("/readyz", s.readyz).Methods(http.MethodGet)
+	s.router.Handle("/readyz", readiness.Handler(cfg.Ready)).Methods(http.MethodGet)
 	s.router.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	s.router.NotFoundHandler = http.HandlerFunc(s.unrouted)
 	s.router.MethodNotAllowedHandler = http.HandlerFunc(s.unrouted)
@@ -155,26 +153,14 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 }
 
 // ServeHTTP implements http.Handler. An operator API path under Config.BasePath or with a
-// trailing slash is served as the route it names (see route).
+// trailing slash is served as the route it names (see route). Every request gets an id and
+// a log line (see serve).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.router.ServeHTTP(w, s.route(r))
+	s.serve(w, s.route(r))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, "application/json", []byte(`{"status":"ok"}`+"\n"))
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if s.cfg.Ready != nil {
-		if err := s.cfg.Ready(ctx); err != nil {
-			b, _ := json.Marshal(map[string]string{"status": "unavailable", "reason": err.Error()})
-			writeBody(w, http.StatusServiceUnavailable, "application/json", append(b, '\n'))
-			return
-		}
-	}
-	writeBody(w, http.StatusOK, "application/json", []byte(`{"status":"ready"}`+"\n"))
 }
 
 // writeJSON encodes v into a buffer, then writes the status and the buffer. An encoding

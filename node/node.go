@@ -32,6 +32,7 @@ import (
 	"github.com/casestream/casestream/ids"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/internal/natsconn"
+	"github.com/casestream/casestream/internal/readiness"
 	"github.com/casestream/casestream/projection"
 	"github.com/casestream/casestream/tokens"
 )
@@ -205,6 +206,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	// An interrupted replay is started again; records already applied are ignored.
 	var dirLast uint64
+	replayStart := time.Now()
 	err = eventstore.RetrySetup(ctx, n.log, "replay directory", func() (err error) {
 		dirLast, err = eventstore.Replay(ctx, n.JS, events.StreamDirectory, applyDir)
 		return err
@@ -212,6 +214,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err != nil {
 		return n, fmt.Errorf("replay directory: %w", err)
 	}
+	rebuild := time.Since(replayStart)
 	n.follow(ctx, events.StreamDirectory, dirLast, applyDir)
 	if migrated, err := n.Directory.MigrateSecrets(ctx); err != nil {
 		return n, err
@@ -227,6 +230,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	}
 	if n.Projector != nil {
 		var casesLast uint64
+		replayStart := time.Now()
 		err := eventstore.RetrySetup(ctx, n.log, "replay cases", func() (err error) {
 			casesLast, err = eventstore.Replay(ctx, n.JS, events.StreamCases, n.Projector.ApplyCases)
 			return err
@@ -234,6 +238,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		if err != nil {
 			return n, fmt.Errorf("replay cases: %w", err)
 		}
+		projection.RebuildDuration.Set((rebuild + time.Since(replayStart)).Seconds())
 		n.follow(ctx, events.StreamCases, casesLast, n.Projector.ApplyCases)
 		if n.micro, err = projection.NewService(n.NC, n.Projector, projection.ServiceOptions{}); err != nil {
 			return n, err
@@ -244,7 +249,14 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	// An event the server would refuse for its size is refused before anything is written.
 	n.Cases = cases.NewService(n.Store, idAlloc, cases.Options{MaxEventBytes: int(n.NC.MaxPayload()) - eventstore.HeaderRoom})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), eventstore.UndecodableEvents)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), n.Cases.CacheCollector())
+	reg.MustRegister(eventstore.Collectors()...)
+	reg.MustRegister(cases.Collectors()...)
+	reg.MustRegister(n.Directory.Collectors()...)
+	if n.Projector != nil {
+		reg.MustRegister(projection.NewCollector(n.Projector, n.JS))
+		reg.MustRegister(projection.Collectors()...)
+	}
 	// Queries go to the projector in this process directly, or over NATS to the projector
 	// replicas.
 	var queries interface {
@@ -264,7 +276,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		Queries:      queries,
 		AgentQueries: queries,
 		Positions:    n.Positions,
-		Ready:        n.readiness,
+		Ready:        n.readiness(queries),
 		Logger:       n.log,
 		Registry:     reg,
 		BasePath:     cfg.BasePath,
@@ -324,8 +336,10 @@ func (n *Node) Identities() *natsauth.Keys {
 	return n.ns.Keys
 }
 
-// follow keeps applying a stream's records after the given sequence until the node closes.
+// follow keeps applying a stream's records after the given sequence until the node closes,
+// observing their lag (projection.ObserveLag).
 func (n *Node) follow(ctx context.Context, stream string, after uint64, apply func(eventstore.Record)) {
+	apply = projection.ObserveLag(stream, apply)
 	n.wg.Go(func() {
 		eventstore.FollowResuming(ctx, n.JS, stream, after, apply, func(err error) {
 			n.log.Warn("following a stream failed; resuming", "stream", stream, "err", err)
@@ -333,21 +347,48 @@ func (n *Node) follow(ctx context.Context, stream string, after uint64, apply fu
 	})
 }
 
-// readiness reports NATS connected, both streams present and the initial replays done.
-func (n *Node) readiness(ctx context.Context) error {
-	if !n.NC.IsConnected() {
-		return errors.New("NATS not connected")
-	}
-	for _, name := range []string{events.StreamCases, events.StreamDirectory} {
-		if _, err := n.JS.Stream(ctx, name); err != nil {
-			return fmt.Errorf("stream %s: %w", name, err)
-		}
-	}
-	select {
-	case <-n.ready:
-		return nil
-	default:
-		return errors.New("projector replaying")
+// readiness returns the checks of /readyz: NATS connected, both streams present, and the
+// projection caught up with the streams as they were when asked: the in-process projector,
+// or a projector answering q at that position.
+func (n *Node) readiness(q interface {
+	CaseLookup(ctx context.Context, caseID string, minCases, minDir uint64) (int64, bool, error)
+}) []readiness.Check {
+	return []readiness.Check{
+		{Name: "nats", Run: func(ctx context.Context) error {
+			if !n.NC.IsConnected() {
+				return fmt.Errorf("NATS not connected (%s)", n.NC.Status())
+			}
+			return nil
+		}},
+		{Name: "streams", Run: func(ctx context.Context) error {
+			for _, name := range []string{events.StreamCases, events.StreamDirectory} {
+				if _, err := n.JS.Stream(ctx, name); err != nil {
+					return fmt.Errorf("stream %s: %w", name, err)
+				}
+			}
+			return nil
+		}},
+		{Name: "projection", Run: func(ctx context.Context) error {
+			select {
+			case <-n.ready:
+			default:
+				return errors.New("replaying the streams")
+			}
+			c, d, err := n.Positions(ctx)
+			if err != nil {
+				return fmt.Errorf("read the streams' last sequences: %w", err)
+			}
+			if n.Projector == nil {
+				if _, _, err := q.CaseLookup(ctx, "", c, d); err != nil {
+					return fmt.Errorf("no projector answered at CASES %d, DIRECTORY %d: %w", c, d, err)
+				}
+				return nil
+			}
+			if err := n.Projector.Reach(ctx, c, d); err != nil {
+				return fmt.Errorf("applied CASES %d of %d, DIRECTORY %d of %d", n.Projector.Model().LastSeq(), c, n.Projector.Directory().LastSeq(), d)
+			}
+			return nil
+		}},
 	}
 }
 

@@ -175,29 +175,49 @@ func (p *Projector) CaughtUp(casesSeq, directorySeq uint64) bool {
 }
 
 // WaitFor returns once the CASES records up to casesSeq and the DIRECTORY records up to
-// directorySeq have been applied (read-your-writes), or with ctx's error.
+// directorySeq have been applied (read-your-writes), or with ctx's error. A call that has to
+// wait is counted in ReadWaits.
 func (p *Projector) WaitFor(ctx context.Context, casesSeq, directorySeq uint64) error {
+	waited, err := p.waitFor(ctx, casesSeq, directorySeq)
+	switch {
+	case !waited:
+	case err != nil:
+		ReadWaits.WithLabelValues("expired").Inc()
+	default:
+		ReadWaits.WithLabelValues("released").Inc()
+	}
+	return err
+}
+
+// Reach is WaitFor for a readiness probe: it is not counted as a read.
+func (p *Projector) Reach(ctx context.Context, casesSeq, directorySeq uint64) error {
+	_, err := p.waitFor(ctx, casesSeq, directorySeq)
+	return err
+}
+
+// waitFor is WaitFor; waited says whether the call had to wait.
+func (p *Projector) waitFor(ctx context.Context, casesSeq, directorySeq uint64) (waited bool, err error) {
 	p.mu.Lock()
 	// Checked under mu: an apply that lands after this check finds the waiter in wake.
 	if p.CaughtUp(casesSeq, directorySeq) {
 		p.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	w := &waiter{cases: casesSeq, directory: directorySeq, ch: make(chan struct{})}
 	p.waiters = append(p.waiters, w)
 	p.mu.Unlock()
 	select {
 	case <-w.ch:
-		return nil
+		return true, nil
 	case <-ctx.Done():
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if i := slices.Index(p.waiters, w); i >= 0 {
 		p.waiters = slices.Delete(p.waiters, i, i+1)
-		return ctx.Err()
+		return true, ctx.Err()
 	}
-	return nil // released by wake in the meantime
+	return true, nil // released by wake in the meantime
 }
 
 // ListActive decides the agent-impersonation API's "List Active Cases" for the user: unknown

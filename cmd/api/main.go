@@ -20,6 +20,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/logs"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/node"
 )
@@ -33,6 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	slog.SetDefault(m.Logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
@@ -72,11 +74,14 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Attempts, if set, replaces httpapi.DefaultAttemptLimits (TrustedProxies still applies).
 	Attempts *httpapi.AttemptLimits
+	// Log says how ParseFlags builds Main.Logger.
+	Log logs.Config
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
 type Main struct {
 	Config Config
+	// Logger logs to stderr: JSON lines unless -log-format text (ParseFlags sets it).
 	Logger *slog.Logger
 	// Stdout receives the demo's instructions.
 	Stdout io.Writer
@@ -88,7 +93,7 @@ type Main struct {
 func NewMain() *Main {
 	return &Main{
 		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Stdout: os.Stdout,
 	}
 }
@@ -151,9 +156,15 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	proxies := getenv("CASESTREAM_TRUSTED_PROXIES")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For is believed (CASESTREAM_TRUSTED_PROXIES)")
 	fs.BoolVar(&c.Demo, "demo", false, "apply examples/demo-directory.json, open a few cases and print how to call the API")
+	c.Log.Flags(fs, "CASESTREAM", lookup)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	logger, err := c.Log.New(os.Stderr)
+	if err != nil {
+		return err
+	}
+	m.Logger = logger
 	if c.Replicas < 1 {
 		return fmt.Errorf("-replicas must be at least 1")
 	}
@@ -165,7 +176,6 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if c.MaxAttachmentBytes < 1 {
 		return fmt.Errorf("-max-attachment-bytes must be at least 1")
 	}
-	var err error
 	if c.TrustedProxies, err = parsePrefixes(proxies); err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}

@@ -28,8 +28,10 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/logs"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/internal/natsconn"
+	"github.com/casestream/casestream/internal/readiness"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -42,6 +44,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
+	slog.SetDefault(m.Logger)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
@@ -62,11 +65,14 @@ type Config struct {
 	NATSURL  string
 	NATSAuth natsauth.ClientConfig
 	Wait     time.Duration
+	// Log says how ParseFlags builds Main.Logger.
+	Log logs.Config
 }
 
 // Main is the projector program: ParseFlags, then Run, then Close.
 type Main struct {
 	Config Config
+	// Logger logs to stderr: JSON lines unless -log-format text (ParseFlags sets it).
 	Logger *slog.Logger
 
 	nc       *nats.Conn
@@ -82,7 +88,7 @@ type Main struct {
 func NewMain() *Main {
 	return &Main{
 		Config: Config{Addr: ":8081", NATSURL: nats.DefaultURL, Wait: projection.DefaultWait},
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 	}
 }
 
@@ -99,9 +105,15 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	fs.StringVar(&m.Config.NATSURL, "nats-url", m.Config.NATSURL, "NATS server URL (CASESTREAM_NATS_URL)")
 	m.Config.NATSAuth.Flags(fs, "CASESTREAM", lookup)
 	fs.DurationVar(&m.Config.Wait, "wait", m.Config.Wait, "how long a query waits for the projection to catch up")
+	m.Config.Log.Flags(fs, "CASESTREAM", lookup)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	logger, err := m.Config.Log.New(os.Stderr)
+	if err != nil {
+		return err
+	}
+	m.Logger = logger
 	return m.Config.NATSAuth.Validate()
 }
 
@@ -148,12 +160,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	projection.RebuildDuration.Set(time.Since(start).Seconds())
 	m.Logger.Info("model rebuilt", "cases_seq", casesLast, "directory_seq", dirLast, "took", time.Since(start))
 	for stream, after := range map[string]uint64{events.StreamDirectory: dirLast, events.StreamCases: casesLast} {
 		apply := m.proj.ApplyCases
 		if stream == events.StreamDirectory {
 			apply = m.proj.ApplyDirectory
 		}
+		apply = projection.ObserveLag(stream, apply)
 		m.wg.Go(func() {
 			eventstore.FollowResuming(ctx, js, stream, after, apply, func(err error) {
 				m.Logger.Warn("following a stream failed; resuming", "stream", stream, "err", err)
@@ -167,27 +181,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		eventstore.UndecodableEvents,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "casestream_projection_cases_seq", Help: "Last CASES stream sequence applied.",
-		}, func() float64 { return float64(m.proj.Model().LastSeq()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "casestream_projection_directory_seq", Help: "Last DIRECTORY stream sequence applied.",
-		}, func() float64 { return float64(m.proj.Directory().LastSeq()) }))
+		projection.NewCollector(m.proj, js))
+	reg.MustRegister(eventstore.Collectors()...)
+	reg.MustRegister(projection.Collectors()...)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if !m.nc.IsConnected() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, `{"status":"unavailable","reason":"NATS not connected"}`)
-			return
-		}
-		fmt.Fprintln(w, `{"status":"ready"}`)
-	})
+	mux.Handle("GET /readyz", readiness.Handler(m.readiness(js)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	m.listener, err = net.Listen("tcp", m.Config.Addr)
 	if err != nil {
@@ -201,6 +203,45 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	m.Logger.Info("casestream projector serving", "addr", m.Addr(), "nats", m.Config.NATSURL)
 	return nil
+}
+
+// readiness returns the checks of /readyz: NATS connected, both streams present, and the
+// model caught up with the streams' last sequences as they were when asked.
+func (m *Main) readiness(js jetstream.JetStream) []readiness.Check {
+	return []readiness.Check{
+		{Name: "nats", Run: func(ctx context.Context) error {
+			if !m.nc.IsConnected() {
+				return fmt.Errorf("NATS not connected (%s)", m.nc.Status())
+			}
+			return nil
+		}},
+		{Name: "streams", Run: func(ctx context.Context) error {
+			for _, name := range []string{events.StreamCases, events.StreamDirectory} {
+				if _, err := js.Stream(ctx, name); err != nil {
+					return fmt.Errorf("stream %s: %w", name, err)
+				}
+			}
+			return nil
+		}},
+		{Name: "projection", Run: func(ctx context.Context) error {
+			var last [2]uint64
+			for i, name := range []string{events.StreamCases, events.StreamDirectory} {
+				st, err := js.Stream(ctx, name)
+				if err != nil {
+					return fmt.Errorf("stream %s: %w", name, err)
+				}
+				info, err := st.Info(ctx)
+				if err != nil {
+					return fmt.Errorf("stream %s: %w", name, err)
+				}
+				last[i] = info.State.LastSeq
+			}
+			if err := m.proj.Reach(ctx, last[0], last[1]); err != nil {
+				return fmt.Errorf("applied CASES %d of %d, DIRECTORY %d of %d", m.proj.Model().LastSeq(), last[0], m.proj.Directory().LastSeq(), last[1])
+			}
+			return nil
+		}},
+	}
 }
 
 // awaitStreams returns once CASES and DIRECTORY exist: the api creates them, and a projector

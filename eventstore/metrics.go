@@ -1,0 +1,52 @@
+package eventstore
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Commit paths of an Append, as AppendDuration labels them.
+const (
+	// PathPipelined is a single-event Append published without waiting for the previous
+	// acknowledgement (group commit of small batches).
+	PathPipelined = "pipelined"
+	// PathAtomicBatch is an Append committed in an atomic batch (ADR-50): several Appends
+	// grouped by the committer, or one Append of several events.
+	PathAtomicBatch = "atomic_batch"
+	// PathSingle is a single-event Append published on its own and awaited.
+	PathSingle = "single"
+)
+
+// The store's metrics. They are package-level, like UndecodableEvents, so that every store
+// of a process adds to the same series; Collectors lists them for registration.
+var (
+	// AppendDuration times an Append from the call to its answer, by the path that committed it.
+	AppendDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "casestream_store_append_duration_seconds",
+		Help:    "Time from an Append call to the server's answer, by commit path (pipelined, atomic_batch, single).",
+		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"path"})
+	// BatchAppends is the number of Appends in each group-commit batch the committer formed.
+	BatchAppends = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "casestream_store_commit_batch_appends",
+		Help:    "Appends per group-commit batch formed by the committer.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
+	})
+	// WrongLastSequence counts appends the server refused with 10071 (wrong last subject
+	// sequence), by what reading the subject's last event showed: a conflict with another
+	// writer, or a retry of an append that was stored (duplicate).
+	WrongLastSequence = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "casestream_store_wrong_last_sequence_total",
+		Help: "Appends refused for a wrong last subject sequence (10071), by outcome (conflict, duplicate).",
+	}, []string{"outcome"})
+	// DuplicateAppends counts Appends answered ErrDuplicate: the events were stored by an
+	// earlier attempt, and nothing new was written (an idempotent replay).
+	DuplicateAppends = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "casestream_store_duplicate_appends_total",
+		Help: "Appends whose events an earlier attempt had stored: nothing new was written.",
+	})
+)
+
+// Collectors returns the store's metrics, UndecodableEvents included.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{UndecodableEvents, AppendDuration, BatchAppends, WrongLastSequence, DuplicateAppends}
+}

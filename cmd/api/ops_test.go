@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -18,14 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/metricstest"
 )
 
 // startLogged is startAPI with the api's JSON log at debug level kept in the returned buffer.
@@ -247,57 +244,6 @@ func TestReadyz(t *testing.T) {
 	}
 }
 
-// scrape reads and parses /metrics from base.
-func scrape(t testing.TB, base string) (map[string]*dto.MetricFamily, []byte) {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("metrics: %d %v", resp.StatusCode, err)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("parse metrics: %v", err)
-	}
-	return mfs, b
-}
-
-// familyValue sums a family's samples: counter and gauge values, histogram counts.
-func familyValue(mf *dto.MetricFamily) float64 {
-	if mf == nil {
-		return 0
-	}
-	var v float64
-	for _, m := range mf.GetMetric() {
-		switch {
-		case m.Counter != nil:
-			v += m.Counter.GetValue()
-		case m.Gauge != nil:
-			v += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			v += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	return v
-}
-
-// lint runs promlint over a scrape and fails on any problem.
-func lint(t testing.TB, body []byte) {
-	t.Helper()
-	problems, err := promlint.New(bytes.NewReader(body)).Lint()
-	if err != nil {
-		t.Fatalf("promlint: %v", err)
-	}
-	for _, p := range problems {
-		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
-	}
-}
-
 // TestMetrics lints the api's /metrics and checks that a scripted run moves every
 // casestream_ family: commands and their outcomes, the store's commit paths, conflicts and
 // duplicates, the projection, and authentication.
@@ -305,7 +251,7 @@ func TestMetrics(t *testing.T) {
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	base := "http://" + m.Addr()
-	before, _ := scrape(t, base)
+	before, _ := metricstest.Scrape(t, base)
 	ctx := context.Background()
 
 	// Commands, with a refusal and an idempotent replay.
@@ -364,13 +310,13 @@ func TestMetrics(t *testing.T) {
 	var body []byte
 	// The follower applies the writes beside the requests: wait until the projection shows them.
 	eventually.Check(t, 10*time.Second, 20*time.Millisecond, func() error {
-		after, body = scrape(t, base)
-		if familyValue(after["casestream_projection_agents_with_unit"]) == 0 || familyValue(after["casestream_projection_lag_events"]) != 0 {
+		after, body = metricstest.Scrape(t, base)
+		if metricstest.Value(after["casestream_projection_agents_with_unit"]) == 0 || metricstest.Value(after["casestream_projection_lag_events"]) != 0 {
 			return fmt.Errorf("projection not caught up")
 		}
 		return nil
 	})
-	lint(t, body)
+	metricstest.Lint(t, body)
 	if testing.Verbose() {
 		t.Logf("%s", body)
 	}
@@ -392,12 +338,12 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, name := range moved {
 		t.Run(name, func(t *testing.T) {
-			if b, a := familyValue(before[name]), familyValue(after[name]); a == b {
+			if b, a := metricstest.Value(before[name]), metricstest.Value(after[name]); a == b {
 				t.Errorf("got %v before and after the run, want it moved", a)
 			}
 		})
 	}
-	if v := familyValue(after["casestream_projection_rebuild_duration_seconds"]); v <= 0 {
+	if v := metricstest.Value(after["casestream_projection_rebuild_duration_seconds"]); v <= 0 {
 		t.Errorf("rebuild duration: got %v, want > 0", v)
 	}
 	if _, ok := after["casestream_projection_lag_events"]; !ok {

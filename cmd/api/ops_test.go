@@ -371,6 +371,10 @@ func TestMetrics(t *testing.T) {
 		`casestream_auth_signins_total{result="TooManyAttempts"} 2`,
 		`casestream_auth_refusals_total{reason="too_many_attempts"} 2`,
 		`casestream_auth_token_grants_total{result="ok"} 1`,
+		`casestream_auth_credential_cache_total{result="hit"} `,
+		`casestream_auth_credential_cache_total{result="miss"} `,
+		`casestream_case_cache_lookups_total{result="hit"} `,
+		`casestream_idempotent_replays_total 1`,
 		`casestream_auth_token_grants_total{result="unauthorized"} 1`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {

@@ -24,6 +24,14 @@ var (
 	}, []string{"result"})
 )
 
+// Every known label value starts at zero, so that a rate or an alert sees the first event.
+func init() {
+	Conflicts.WithLabelValues("conflict")
+	Conflicts.WithLabelValues("duplicate")
+	CacheLookups.WithLabelValues("hit")
+	CacheLookups.WithLabelValues("miss")
+}
+
 // Collectors returns the command side's package-level metrics.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{DecideRounds, Conflicts, CacheLookups}

@@ -10,6 +10,12 @@ var CredentialCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Secret verifications, by result (hit: a recent success answered; miss: a bcrypt comparison was needed).",
 }, []string{"result"})
 
+// Both results start at zero, so that a rate or an alert sees the first verification.
+func init() {
+	CredentialCache.WithLabelValues("hit")
+	CredentialCache.WithLabelValues("miss")
+}
+
 // AgentsByUnit returns how many operators have each unit as their current unit.
 func (d *Directory) AgentsByUnit() map[string]int {
 	d.mu.RLock()

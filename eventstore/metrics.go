@@ -2,6 +2,8 @@ package eventstore
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/casestream/casestream/events"
 )
 
 // Commit paths of an Append, as AppendDuration labels them.
@@ -45,6 +47,21 @@ var (
 		Help: "Appends whose events an earlier attempt had stored: nothing new was written.",
 	})
 )
+
+// Every known label value starts at zero, so that a rate or an alert sees the first event.
+func init() {
+	for _, p := range []string{PathPipelined, PathAtomicBatch, PathSingle} {
+		AppendDuration.WithLabelValues(p)
+	}
+	for _, o := range []string{"conflict", "duplicate"} {
+		WrongLastSequence.WithLabelValues(o)
+	}
+	for _, s := range []string{events.StreamCases, events.StreamDirectory} {
+		for _, r := range []string{ReaderFollow, ReaderLoad} {
+			UndecodableEvents.WithLabelValues(s, r)
+		}
+	}
+}
 
 // Collectors returns the store's metrics, UndecodableEvents included.
 func Collectors() []prometheus.Collector {

@@ -63,6 +63,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Requests answered with the remembered answer of an earlier request with the same Idempotency-Key.",
 	})
 	reg.MustRegister(m.requests, m.latency, m.errors, m.commands, m.signins, m.grants, m.refusals, m.replays)
+	// Known label values start at zero, so that a rate or an alert sees the first event.
+	for _, cmd := range commandRoutes {
+		m.commands.WithLabelValues(cmd, "ok")
+	}
+	m.signins.WithLabelValues("ok")
+	m.grants.WithLabelValues("ok")
+	m.refusals.WithLabelValues("too_many_attempts")
+	m.refusals.WithLabelValues("verification_busy")
 	return m
 }
 

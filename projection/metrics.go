@@ -36,6 +36,14 @@ var (
 	})
 )
 
+// Every known label value starts at zero, so that a rate or an alert sees the first event.
+func init() {
+	ReadWaits.WithLabelValues("released")
+	ReadWaits.WithLabelValues("expired")
+	ApplyLag.WithLabelValues(events.StreamCases)
+	ApplyLag.WithLabelValues(events.StreamDirectory)
+}
+
 // Collectors returns the read side's package-level metrics.
 func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{ApplyLag, ReadWaits, RebuildDuration}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nkeys"
 	dto "github.com/prometheus/client_model/go"
 	"go.yaml.in/yaml/v3"
 
@@ -363,25 +361,5 @@ func TestMetricNames(t *testing.T) {
 		if got := metricNames(tt.expr); !slices.Equal(got, tt.want) {
 			t.Errorf("metricNames(%q): got %v, want %v", tt.expr, got, tt.want)
 		}
-	}
-}
-
-// TestClusterSyncAlways checks that deploy/nats-server.conf makes the cluster nodes fsync
-// before acknowledging (sync_interval: always), as the embedded server does by default.
-func TestClusterSyncAlways(t *testing.T) {
-	for _, env := range []string{"CASESTREAM_SERVICE_NKEY", "CASESTREAM_READER_NKEY", "CASESTREAM_ADMIN_NKEY"} {
-		kp, err := nkeys.CreateUser()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, _ := kp.PublicKey()
-		t.Setenv(env, pub)
-	}
-	opts, err := server.ProcessConfigFile("../../deploy/nats-server.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !opts.JetStream || !opts.SyncAlways {
-		t.Errorf("jetstream %v, sync always %v (sync interval %v): want both", opts.JetStream, opts.SyncAlways, opts.SyncInterval)
 	}
 }

@@ -135,10 +135,8 @@ func TestCompose(t *testing.T) {
 		if m == nil {
 			t.Fatal("Caddyfile: no reverse_proxy")
 		}
-		var upstreams, want []string
-		for _, u := range strings.Fields(string(m[1])) {
-			upstreams = append(upstreams, u)
-		}
+		upstreams := strings.Fields(string(m[1]))
+		var want []string
 		for _, a := range apis {
 			want = append(want, a+":"+servicePort(t, a, services[a]))
 		}

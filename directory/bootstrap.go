@@ -151,8 +151,10 @@ type bootstrap struct {
 	d             *Directory
 	opts          BootstrapOptions
 	correlationID string
-	written       int
-	err           error
+	// reason is every event's reason: empty for a bootstrap, the admin's for an admin change.
+	reason  string
+	written int
+	err     error
 }
 
 // secret makes the credentials bucket hold a hash of clear for the entity (kind, id) and
@@ -227,6 +229,7 @@ func (b *bootstrap) announce(kind, id, eventID string) error {
 			OccurredAt:    b.opts.Now(),
 			Actor:         b.opts.Actor,
 			CorrelationID: b.correlationID,
+			Reason:        b.reason,
 		}
 	})
 	b.written += n
@@ -247,6 +250,7 @@ func (b *bootstrap) define(kind, id string, decide func() (events.Event, bool, e
 			OccurredAt:    b.opts.Now(),
 			Actor:         b.opts.Actor,
 			CorrelationID: b.correlationID,
+			Reason:        b.reason,
 		}
 	})
 	b.written += n

@@ -1,6 +1,7 @@
 package directory
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -55,7 +56,7 @@ func (d *Directory) VerifyOperator(email, password string) (events.Operator, err
 	if !ok {
 		return events.Operator{}, refusal(d.compareBounded(dummyHash(), []byte(password)))
 	}
-	if err := d.verify(secretOperator, op.UserID, d.secrets.hash(secretOperator, op.UserID), password); err != nil {
+	if err := d.verify(secretOperator, op.UserID, d.currentHash(secretOperator, op.UserID), password); err != nil {
 		return events.Operator{}, err
 	}
 	if op.Blocked {
@@ -71,7 +72,7 @@ func (d *Directory) VerifyTouchpoint(code, token string) error {
 	if !ok {
 		return refusal(d.compareBounded(dummyHash(), []byte(token)))
 	}
-	return d.verify(secretTouchpoint, tp.Code, d.secrets.hash(secretTouchpoint, tp.Code), token)
+	return d.verify(secretTouchpoint, tp.Code, d.currentHash(secretTouchpoint, tp.Code), token)
 }
 
 // VerifyApplication returns the application with the given client id if secret is its
@@ -81,10 +82,37 @@ func (d *Directory) VerifyApplication(clientID, secret string) (events.Applicati
 	if !ok {
 		return events.Application{}, refusal(d.compareBounded(dummyHash(), []byte(secret)))
 	}
-	if err := d.verify(secretApplication, app.ApplicationID, d.secrets.hash(secretApplication, app.ApplicationID), secret); err != nil {
+	if err := d.verify(secretApplication, app.ApplicationID, d.currentHash(secretApplication, app.ApplicationID), secret); err != nil {
 		return events.Application{}, err
 	}
 	return app, nil
+}
+
+// reloadTimeout bounds the read of one bucket value that currentHash makes.
+const reloadTimeout = 2 * time.Second
+
+// currentHash returns the hash of a secret as the log says it is now. The bucket's watch
+// and the DIRECTORY follower are separate deliveries: a replica may apply another's
+// SecretChanged event before its watch brings the value that event announces. Since the
+// value is written before its event, the value is in the bucket by then, and is read from
+// it once, so that a changed secret takes effect with its event on every replica.
+func (d *Directory) currentHash(kind, id string) string {
+	if d.secrets == nil {
+		return ""
+	}
+	key := secretKey(kind, id)
+	e, _ := d.secrets.get(key)
+	d.mu.RLock()
+	want := d.secretEvents[key]
+	d.mu.RUnlock()
+	if want != "" && e.EventID != want && d.secrets.reloadOnce(key, want) {
+		ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
+		defer cancel()
+		if err := d.secrets.reload(ctx, key); err == nil {
+			e, _ = d.secrets.get(key)
+		}
+	}
+	return e.Hash
 }
 
 // verify checks secret against hash, through the cache. Only successes are remembered: a

@@ -2,6 +2,7 @@ package directory
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"slices"
 	"sync"
@@ -17,10 +18,17 @@ import (
 // any mix of sources: a record already applied for its subject is ignored. Lookups return
 // copies that share nothing mutable with the view. It is safe for concurrent use.
 type Directory struct {
-	mu sync.RWMutex // guards lastSeq, subjectSeq, the entity maps, agents, the indexes, legacyHashes and announced
+	mu sync.RWMutex // guards lastSeq, subjectSeq, through, above, advanced, the entity maps, agents, the indexes, legacyHashes, announced and secretEvents
 	// lastSeq is the highest stream sequence applied; subjectSeq the last one per subject.
 	lastSeq    uint64
 	subjectSeq map[string]uint64
+	// through is the highest sequence up to which every record has been applied: a
+	// command's own record may be applied before the stream follower delivers the records
+	// before it, which are then in above until the gap closes. WaitFor waits on through.
+	through uint64
+	above   map[uint64]bool
+	// advanced is closed, and replaced, whenever through moves.
+	advanced chan struct{}
 
 	units        map[string]events.Unit
 	inboxes      map[string]events.Inbox
@@ -46,6 +54,9 @@ type Directory struct {
 	legacyHashes map[string]string
 	// announced holds the event ids of the SecretChanged events applied.
 	announced map[string]bool
+	// secretEvents holds, by bucket key, the id of the last SecretChanged event applied:
+	// the bucket value the log says is current (see currentHash).
+	secretEvents map[string]string
 
 	// secrets holds the hashes verification compares against: set by UseSecrets before
 	// first use, read-only after. Nil in a view that verifies nothing, such as a projector's.
@@ -72,6 +83,9 @@ var _ aggregate.Directory = (*Directory)(nil)
 func New() *Directory {
 	return &Directory{
 		subjectSeq:      map[string]uint64{},
+		above:           map[uint64]bool{},
+		advanced:        make(chan struct{}),
+		secretEvents:    map[string]string{},
 		units:           map[string]events.Unit{},
 		inboxes:         map[string]events.Inbox{},
 		workspaces:      map[string]events.Workspace{},
@@ -106,21 +120,63 @@ func (d *Directory) Apply(r eventstore.Record) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if r.Seq <= d.subjectSeq[subject] {
+		d.advance(r.Seq) // a command applied it already; the follower's copy closes a gap
 		return
 	}
 	d.subjectSeq[subject] = r.Seq
 	d.lastSeq = max(d.lastSeq, r.Seq)
+	d.advance(r.Seq)
 	ev, err := r.Decoded()
 	if err != nil {
 		return
 	}
-	if _, ok := ev.(events.SecretChanged); ok {
+	if sc, ok := ev.(events.SecretChanged); ok {
 		d.announced[r.Envelope.ID] = true
+		d.secretEvents[secretKey(sc.Kind, sc.ID)] = r.Envelope.ID
 	}
 	if r.Envelope.SchemaVersion == 1 {
 		d.keepV1Hash(r.Envelope)
 	}
 	d.apply(ev)
+}
+
+// advance records that the record at seq is applied and moves through past every
+// sequence applied without a gap. The DIRECTORY stream has no gaps: it denies deletes and
+// purges, so every sequence is delivered to the follower. d.mu is held.
+func (d *Directory) advance(seq uint64) {
+	if seq <= d.through {
+		return
+	}
+	d.above[seq] = true
+	moved := false
+	for d.above[d.through+1] {
+		delete(d.above, d.through+1)
+		d.through++
+		moved = true
+	}
+	if moved {
+		close(d.advanced)
+		d.advanced = make(chan struct{})
+	}
+}
+
+// WaitFor returns once every record of the stream up to seq is applied, or with ctx's
+// error. A request that must reflect every directory change acknowledged before it arrived
+// waits for the stream's last sequence at its arrival (read-your-writes across replicas).
+func (d *Directory) WaitFor(ctx context.Context, seq uint64) error {
+	for {
+		d.mu.RLock()
+		through, advanced := d.through, d.advanced
+		d.mu.RUnlock()
+		if through >= seq {
+			return nil
+		}
+		select {
+		case <-advanced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // keepV1Hash remembers the hash that a schema version 1 operator, touchpoint or application
@@ -250,6 +306,22 @@ func byIndex[T any](d *Directory, index map[string]string, m map[string]T, key s
 		return v, false
 	}
 	return clone(v), true
+}
+
+// list returns copies of every value of m made by clone, sorted by key.
+func list[T any](d *Directory, m map[string]T, clone func(T) T) []T {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, clone(m[k]))
+	}
+	return out
 }
 
 func same[T any](v T) T { return v }

@@ -50,8 +50,10 @@ type Secrets struct {
 	watcher jetstream.KeyWatcher
 	done    chan struct{} // closed when the watch loop has returned
 
-	mu      sync.RWMutex // guards entries
+	mu      sync.RWMutex // guards entries and reloaded
 	entries map[string]secretEntry
+	// reloaded holds, by key, the event id a reload was last made for (reloadOnce).
+	reloaded map[string]string
 }
 
 // OpenSecrets creates the credentials bucket (file storage, the given replica count), or binds
@@ -73,7 +75,7 @@ func OpenSecrets(ctx context.Context, js jetstream.JetStream, replicas int) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("watch credentials bucket: %w", err)
 	}
-	s := &Secrets{kv: kv, watcher: w, done: make(chan struct{}), entries: map[string]secretEntry{}}
+	s := &Secrets{kv: kv, watcher: w, done: make(chan struct{}), entries: map[string]secretEntry{}, reloaded: map[string]string{}}
 	initial := make(chan struct{})
 	go s.watch(initial)
 	select {
@@ -140,6 +142,19 @@ func (s *Secrets) Close() error {
 // secretKey is the bucket key of a secret: its kind and the entity's id, as a subject token.
 func secretKey(kind, id string) string {
 	return kind + "." + events.SubjectToken(id)
+}
+
+// reloadOnce reports whether key has not been reloaded for eventID yet, and records that it
+// is: a value whose event a crash left unwritten never matches the log's last event, and
+// is read from the bucket once per such event, not on every verification.
+func (s *Secrets) reloadOnce(key, eventID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reloaded[key] == eventID {
+		return false
+	}
+	s.reloaded[key] = eventID
+	return true
 }
 
 // get returns the value under a bucket key.

@@ -49,6 +49,9 @@ const (
 	ActorOperator    = "operator"
 	ActorApplication = "application"
 	ActorSystem      = "system"
+	// ActorAdmin is an administrator of the directory through the admin API; the id is the
+	// name their admin token is configured under.
+	ActorAdmin = "admin"
 )
 
 // Actor is who caused an event: an operator (by userId), an application acting for an agent
@@ -60,14 +63,18 @@ type Actor struct {
 
 // Envelope is the JSON document stored as the body of every message in CASES and DIRECTORY.
 type Envelope struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schemaVersion"`
-	Subject       string          `json:"subject"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	Actor         Actor           `json:"actor"`
-	CorrelationID string          `json:"correlationId"`
-	Data          json.RawMessage `json:"data"`
+	ID            string    `json:"id"`
+	Type          string    `json:"type"`
+	SchemaVersion int       `json:"schemaVersion"`
+	Subject       string    `json:"subject"`
+	OccurredAt    time.Time `json:"occurredAt"`
+	Actor         Actor     `json:"actor"`
+	CorrelationID string    `json:"correlationId"`
+	// Reason is why the actor made the change, in their own words; omitted when empty. It is
+	// an optional member of the envelope, not of any type's data, so that every type may
+	// carry it and no type's schema version changes (docs/events.md, "Versioning").
+	Reason string          `json:"reason,omitempty"`
+	Data   json.RawMessage `json:"data"`
 }
 
 // Event is the data of one event type.
@@ -83,6 +90,8 @@ type Meta struct {
 	OccurredAt    time.Time
 	Actor         Actor
 	CorrelationID string
+	// Reason becomes the envelope's reason; empty for none.
+	Reason string
 }
 
 // Wrap puts ev into an envelope described by m. OccurredAt is stored in UTC, truncated to
@@ -100,6 +109,7 @@ func Wrap(m Meta, ev Event) (Envelope, error) {
 		OccurredAt:    m.OccurredAt.UTC().Truncate(time.Millisecond),
 		Actor:         m.Actor,
 		CorrelationID: m.CorrelationID,
+		Reason:        m.Reason,
 		Data:          data,
 	}, nil
 }

@@ -32,6 +32,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if u, p, ok := r.BasicAuth(); ok && id == "" {
 		id, secret = u, p
 	}
+	if err := s.directoryCurrent(r.Context()); err != nil {
+		return err
+	}
 	var app events.Application
 	err := s.check(r, principalApplication, id, secret, func() (err error) {
 		app, err = s.cfg.Directory.VerifyApplication(id, secret)
@@ -79,6 +82,11 @@ func (s *Server) withRole(role string, h func(w http.ResponseWriter, r *http.Req
 		}
 		if !slices.Contains(g.Roles, role) {
 			return errRoleMissing
+		}
+		// The directory must hold every change acknowledged before the call: an operator
+		// blocked on another replica is refused here too.
+		if err := s.directoryCurrent(r.Context()); err != nil {
+			return err
 		}
 		return h(w, r, g)
 	}

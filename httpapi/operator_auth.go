@@ -22,6 +22,11 @@ func (s *Server) touchpoint(r *http.Request) (string, error) {
 	if code == "" || token == "" {
 		return "", errTouchpointMissing
 	}
+	// Every operator API call checks its touchpoint first: from here on the directory holds
+	// every change acknowledged before the call (a token rotated, an operator blocked).
+	if err := s.directoryCurrent(r.Context()); err != nil {
+		return "", err
+	}
 	err := s.check(r, principalTouchpoint, code, token, func() error { return s.cfg.Directory.VerifyTouchpoint(code, token) })
 	if err != nil {
 		return "", credentialRefusal(err, errTouchpointInvalid)

@@ -64,6 +64,8 @@ type Config struct {
 	// what the request waits for gives up and the answer is a 503. Keep it well inside the
 	// http.Server's WriteTimeout, so that the client hears that answer.
 	RequestTimeout time.Duration
+	// Admin turns on the admin API; off without tokens.
+	Admin AdminConfig
 }
 
 // DefaultRequestTimeout is Config.RequestTimeout's default.
@@ -79,6 +81,9 @@ type Server struct {
 	routes []routeMethods
 	// attempts limits failed credential checks (attempts.go).
 	attempts *attempts
+	// adminTokens and adminCommands serve the admin API (admin.go); nil when it is off.
+	adminTokens   adminTokens
+	adminCommands *directory.Admin
 }
 
 // NewServer returns a Server with every route registered.
@@ -104,6 +109,11 @@ func NewServer(cfg Config) *Server {
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
+	if len(cfg.Admin.Tokens) > 0 {
+		s.adminTokens = newAdminTokens(cfg.Admin.Tokens)
+		s.adminCommands = directory.NewAdmin(cfg.Store, cfg.Directory, directory.BootstrapOptions{NewID: cfg.NewID, BcryptCost: cfg.Admin.BcryptCost})
+		s.registerAdminRoutes(s.router.PathPrefix(AdminBase).Subrouter())
+	}
 	s.registerAgentRoutes(s.router)
 	s.router.HandleFunc("/healthz", s.healthz).Methods(http.MethodGet)
 	s.router.Handle("/readyz", readiness.Handler(cfg.Ready)).Methods(http.MethodGet)
@@ -121,10 +131,14 @@ func NewServer(cfg Config) *Server {
 // surface answers err in the error shape of the surface the path belongs to.
 func (s *Server) surface(err error) http.Handler {
 	fail := func(w http.ResponseWriter, r *http.Request) error { return err }
-	op, agent := s.operator(fail), s.agent(fail)
+	op, agent, admin := s.operator(fail), s.agent(fail), s.adminAnswer(fail)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasPrefix(r.URL.Path, "/api/") {
 			op(w, r)
+			return
+		}
+		if r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/") {
+			admin(w, r)
 			return
 		}
 		agent(w, r)

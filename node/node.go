@@ -67,6 +67,8 @@ type Config struct {
 	BasePath string
 	// Attempts limits failed credential checks; httpapi.DefaultAttemptLimits() if nil.
 	Attempts *httpapi.AttemptLimits
+	// AdminTokens turn on the admin API (httpapi.AdminConfig); none leaves it off.
+	AdminTokens []httpapi.AdminToken
 	// Store configures the event store; eventstore.DefaultJetStreamOptions() if nil.
 	Store  *eventstore.JetStreamOptions
 	Logger *slog.Logger
@@ -286,6 +288,7 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 		// Well inside the server's WriteTimeout (writeTimeout), so that a client always
 		// hears the answer; the store's acknowledgement and resolution waits are inside it.
 		RequestTimeout: requestTimeout,
+		Admin:          httpapi.AdminConfig{Tokens: cfg.AdminTokens, BcryptCost: cfg.BcryptCost},
 	})
 	n.listener, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {

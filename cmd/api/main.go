@@ -76,6 +76,9 @@ type Config struct {
 	Attempts *httpapi.AttemptLimits
 	// Log says how ParseFlags builds Main.Logger.
 	Log logs.Config
+	// AdminTokensFile names the admin API's tokens (httpapi.ParseAdminTokens); empty
+	// leaves the admin API off.
+	AdminTokensFile string
 }
 
 // Main is the api program: ParseFlags, then Run, then Close.
@@ -144,6 +147,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if err := boolean(&c.Projector, "projector", "CASESTREAM_PROJECTOR", "run the projector in this process"); err != nil {
 		return err
 	}
+	str(&c.AdminTokensFile, "admin-tokens-file", "CASESTREAM_ADMIN_TOKENS_FILE", "file of name:token lines, one per administrator of the admin API (/admin/v1); empty leaves it off")
 	str(&c.BasePath, "base-path", "CASESTREAM_BASE_PATH", "a second base path of the operator API besides /api/v4, as the vendor's SDK builds it: /{client}/api/v4")
 	if v := getenv("CASESTREAM_MAX_ATTACHMENT_BYTES"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -214,11 +218,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var adminTokens []httpapi.AdminToken
+	if m.Config.AdminTokensFile != "" {
+		if adminTokens, err = httpapi.ReadAdminTokens(m.Config.AdminTokensFile); err != nil {
+			return err
+		}
+	}
 	c := m.Config
 	m.node, err = node.Start(ctx, node.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSAuth: c.NATSAuth, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
 		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
+		AdminTokens: adminTokens,
 	})
 	if err != nil {
 		return err

@@ -384,3 +384,29 @@ func FuzzUnmarshalEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestEnvelopeReason: a reason is written as the envelope's reason and read back by both
+// decoders; without one the member is absent, so envelopes without a reason are as before.
+func TestEnvelopeReason(t *testing.T) {
+	for _, reason := range []string{"", "left the company"} {
+		env, err := Wrap(Meta{ID: "e-1", Subject: "directory.operator.op-1", Actor: Actor{Kind: ActorAdmin, ID: "root"}, Reason: reason}, Unit{UnitID: "u", Name: "n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(b, []byte(`"reason"`)); got != (reason != "") {
+			t.Errorf("reason %q: member present %v in %s", reason, got, b)
+		}
+		back, err := Unmarshal(b)
+		if err != nil || back.Reason != reason || back.Actor.Kind != ActorAdmin {
+			t.Errorf("Unmarshal: got %+v %v, want reason %q by an admin", back, err, reason)
+		}
+		back, ev, err := UnmarshalEvent(b)
+		if err != nil || back.Reason != reason || ev == nil {
+			t.Errorf("UnmarshalEvent: got %+v %v %v, want reason %q", back, ev, err, reason)
+		}
+	}
+}

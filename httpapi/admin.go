@@ -64,12 +64,26 @@ func (s *Server) directoryCurrent(ctx context.Context) error {
 	if s.cfg.Directory == nil {
 		return nil
 	}
-	_, dirSeq, err := s.positions(ctx)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, directoryWait)
 	defer cancel()
+	// While the stream's leader is elected again (a NATS node stopped), reading its position
+	// fails for a moment: it is read again, within the same bound, rather than failing a
+	// call that would otherwise succeed.
+	var dirSeq uint64
+	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
+		var err error
+		if _, dirSeq, err = s.positions(ctx); err == nil {
+			break
+		}
+		if !unavailable(err) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			return err
+		}
+	}
 	if err := s.cfg.Directory.WaitFor(ctx, dirSeq); err != nil {
 		return fmt.Errorf("%w: directory at %d: %w", projection.ErrNotCaughtUp, dirSeq, err)
 	}
@@ -113,8 +127,7 @@ func adminStatus(err error) (int, adminErrorBody) {
 		return http.StatusRequestEntityTooLarge, adminErrorBody{"bodyTooLarge", "the body is over 1 MiB", ""}
 	case errors.Is(err, errBodyMalformed):
 		return http.StatusBadRequest, adminErrorBody{"malformedBody", "the body is not one JSON object", ""}
-	case errors.Is(err, directory.ErrBusy), errors.Is(err, errServiceUnavailable), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, projection.ErrNotCaughtUp):
+	case errors.Is(err, directory.ErrBusy), unavailable(err):
 		return http.StatusServiceUnavailable, adminErrorBody{"unavailable", "the service cannot answer now; try again", ""}
 	}
 	return http.StatusInternalServerError, adminErrorBody{"internalError", "internal error", ""}

@@ -252,12 +252,12 @@ func decodeAdminJSON(body []byte, v any) error {
 }
 
 // adminChange is the directory.Change of a request: the administrator as actor, the
-// body's reason, the correlation id, and the version of If-Match ("12" or "\"12\"").
+// body's reason, the correlation id (as the other surfaces set it), and the version of If-Match ("12" or "\"12\"").
 func adminChange(r *http.Request, admin, reason string) (directory.Change, error) {
 	c := directory.Change{
 		Actor:         events.Actor{Kind: events.ActorAdmin, ID: admin},
 		Reason:        reason,
-		CorrelationID: r.Header.Get("X-Correlation-Id"),
+		CorrelationID: requestMeta(r, events.Actor{}).CorrelationID,
 	}
 	if im := r.Header.Get("If-Match"); im != "" {
 		v, err := strconv.ParseUint(strings.Trim(im, `"`), 10, 64)

@@ -17,9 +17,11 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go"
 
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -68,14 +70,15 @@ func (s *Server) directoryCurrent(ctx context.Context) error {
 	defer cancel()
 	// While the stream's leader is elected again (a NATS node stopped), reading its position
 	// fails for a moment: it is read again, within the same bound, rather than failing a
-	// call that would otherwise succeed.
+	// call that would otherwise succeed. Without a connection it fails at once: the call
+	// could not succeed anyway, and clients hear the 503 without waiting.
 	var dirSeq uint64
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		var err error
 		if _, dirSeq, err = s.positions(ctx); err == nil {
 			break
 		}
-		if !unavailable(err) || ctx.Err() != nil {
+		if !unavailable(err) || disconnected(err) || ctx.Err() != nil {
 			return err
 		}
 		select {
@@ -88,6 +91,17 @@ func (s *Server) directoryCurrent(ctx context.Context) error {
 		return fmt.Errorf("%w: directory at %d: %w", projection.ErrNotCaughtUp, dirSeq, err)
 	}
 	return nil
+}
+
+// disconnected reports whether err means that this process has no NATS connection now.
+func disconnected(err error) bool {
+	for _, d := range []error{nats.ErrDisconnected, nats.ErrConnectionReconnecting, nats.ErrConnectionClosed,
+		nats.ErrConnectionDraining, nats.ErrNoServers, eventstore.ErrClosed, context.Canceled} {
+		if errors.Is(err, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // adminBody is the error body of the admin API.

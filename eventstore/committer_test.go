@@ -11,6 +11,7 @@ import (
 
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/eventually"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -64,17 +65,29 @@ func forVariants(t *testing.T, test func(t *testing.T, opts JetStreamOptions)) {
 	}
 }
 
-// waitQueued waits until n Appends wait in the committer's queue.
+// waitQueued waits until n Appends wait in the committer's queue. It runs in the committer's
+// goroutine, so a failure is reported with Error, not Fatal.
 func waitQueued(t *testing.T, s *JetStream, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(s.reqs) < n {
-		if time.Now().After(deadline) {
-			t.Errorf("after 10s: %d appends queued, want %d", len(s.reqs), n)
-			return
+	if err := eventually.Wait(10*time.Second, time.Millisecond, func() error {
+		if got := len(s.reqs); got < n {
+			return fmt.Errorf("%d appends queued, want %d", got, n)
 		}
-		time.Sleep(time.Millisecond)
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
+}
+
+// waitFirstBatch waits until the committer holds its first batch (see heldStore).
+func waitFirstBatch(t *testing.T, sizes func() []int) {
+	t.Helper()
+	eventually.Check(t, 10*time.Second, time.Millisecond, func() error {
+		if got := len(sizes()); got != 1 {
+			return fmt.Errorf("%d batches reached the committer, want 1", got)
+		}
+		return nil
+	})
 }
 
 func note(subject, text string) events.Envelope {
@@ -184,7 +197,7 @@ func TestGroupCommitOneAppendPerSubject(t *testing.T) {
 		ctx := context.Background()
 		var wg sync.WaitGroup
 		wg.Go(func() { first.seq, first.err = s.Append(ctx, first.subject, 0, first.envs) })
-		waitFor(t, func() bool { return len(sizes()) == 1 })
+		waitFirstBatch(t, sizes)
 		for _, cl := range []*call{a, b, c} {
 			wg.Go(func() { cl.seq, cl.err = s.Append(ctx, cl.subject, 0, cl.envs) })
 		}
@@ -206,17 +219,6 @@ func TestGroupCommitOneAppendPerSubject(t *testing.T) {
 	})
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met after 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestGroupCommitSplitsRefusedBatch(t *testing.T) {
 	forVariants(t, func(t *testing.T, opts JetStreamOptions) {
 		ctx := context.Background()
@@ -229,7 +231,7 @@ func TestGroupCommitSplitsRefusedBatch(t *testing.T) {
 		var holdSeq uint64
 		var holdErr error
 		wg.Go(func() { holdSeq, holdErr = s.Append(ctx, hold, 0, held) })
-		waitFor(t, func() bool { return len(sizes()) == 1 })
+		waitFirstBatch(t, sizes)
 
 		var calls []*call
 		for i := range 10 {

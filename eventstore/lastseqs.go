@@ -22,7 +22,6 @@ type LastSeqs struct {
 // seqRead is one shared read; done is closed once its fields are set.
 type seqRead struct {
 	done             chan struct{}
-	callers          int // how many callers joined it; guarded by LastSeqs.mu
 	cases, directory uint64
 	err              error
 }
@@ -49,7 +48,6 @@ func (l *LastSeqs) Get(ctx context.Context) (cases, directory uint64, err error)
 		l.next = &seqRead{done: make(chan struct{})}
 	}
 	r := l.next
-	r.callers++
 	if !l.running {
 		l.running, l.next = true, nil
 		go l.run(r)

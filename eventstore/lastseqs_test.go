@@ -2,11 +2,26 @@ package eventstore
 
 import (
 	"context"
-	"runtime"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/casestream/casestream/internal/eventually"
 )
+
+// joinContext counts the calls of Done: LastSeqs.Get calls it once it has joined a read,
+// to wait for that read's answer.
+type joinContext struct {
+	context.Context
+	joined *atomic.Int32
+}
+
+func (c joinContext) Done() <-chan struct{} {
+	c.joined.Add(1)
+	return c.Context.Done()
+}
 
 // TestLastSeqsNeverAnswersFromAnEarlierRead checks the read-your-writes property: a caller
 // gets the result of a read that started after it arrived, even when a read was already
@@ -32,24 +47,22 @@ func TestLastSeqsNeverAnswersFromAnEarlierRead(t *testing.T) {
 	}
 	// Callers arriving while read 1 is under way must get read 2.
 	var wg sync.WaitGroup
+	var joined atomic.Int32
 	got := make(chan uint64, 10)
 	for range 10 {
 		wg.Go(func() {
-			c, _, _ := l.Get(context.Background())
+			c, _, _ := l.Get(joinContext{context.Background(), &joined})
 			got <- c
 		})
 	}
-	// Let every late caller join before read 1 ends: poll until they all wait on the next
-	// read.
-	for {
-		l.mu.Lock()
-		joined := l.next != nil && l.next.callers == 10
-		l.mu.Unlock()
-		if joined {
-			break
+	// Let every late caller join before read 1 ends: a caller asks its context for Done
+	// only once it has joined a read.
+	eventually.Check(t, 10*time.Second, time.Millisecond, func() error {
+		if n := joined.Load(); n != 10 {
+			return fmt.Errorf("%d callers joined the next read, want 10", n)
 		}
-		runtime.Gosched()
-	}
+		return nil
+	})
 	release <- struct{}{}
 	if c := <-first; c != 1 {
 		t.Fatalf("first caller: got read %d, want 1", c)

@@ -3,11 +3,13 @@ package projection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/eventually"
 )
 
 func TestLocalReadYourWrites(t *testing.T) {
@@ -29,17 +31,7 @@ func TestLocalReadYourWrites(t *testing.T) {
 		done <- ids
 	}()
 	// Poll until the query waits in the projector, then check it has not answered.
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		p.mu.Lock()
-		n := len(p.waiters)
-		p.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the query never waited")
-		}
-	}
+	waitWaiters(t, p, 1)
 	select {
 	case ids := <-done:
 		t.Fatalf("answered %v before the sequence was applied", ids)
@@ -119,4 +111,18 @@ func TestLocalOperatorCases(t *testing.T) {
 	if got := <-done; !slices.Equal(got, []int64{5, 3}) {
 		t.Errorf("after c joined g1: got %v, want [5 3]", got)
 	}
+}
+
+// waitWaiters waits until n queries wait in p for sequences it has not applied.
+func waitWaiters(tb testing.TB, p *Projector, n int) {
+	tb.Helper()
+	eventually.Check(tb, 5*time.Second, time.Millisecond, func() error {
+		p.mu.Lock()
+		got := len(p.waiters)
+		p.mu.Unlock()
+		if got != n {
+			return fmt.Errorf("%d queries wait in the projector, want %d", got, n)
+		}
+		return nil
+	})
 }

@@ -3,6 +3,7 @@
 package eventually
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -11,15 +12,23 @@ import (
 // once total has passed. fn is called at least once.
 func Check(tb testing.TB, total, step time.Duration, fn func() error) {
 	tb.Helper()
+	if err := Wait(total, step, fn); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Wait calls fn every step until it returns nil, and returns nil then, or fn's last error
+// once total has passed. fn is called at least once. It is Check for a goroutine that is not
+// the test's own, where a test may not be stopped with Fatal: the caller reports the error.
+func Wait(total, step time.Duration, fn func() error) error {
 	deadline := time.Now().Add(total)
 	for {
 		err := fn()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("after %v: %v", total, err)
-			return
+			return fmt.Errorf("after %v: %w", total, err)
 		}
 		time.Sleep(step)
 	}

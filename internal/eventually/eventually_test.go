@@ -2,6 +2,7 @@ package eventually
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -26,8 +27,8 @@ type fatalRecorder struct {
 }
 
 func (f *fatalRecorder) Helper() {}
-func (f *fatalRecorder) Fatalf(format string, args ...any) {
-	f.msg = format
+func (f *fatalRecorder) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
 }
 
 func TestCheckFailsAfterTotal(t *testing.T) {
@@ -36,5 +37,36 @@ func TestCheckFailsAfterTotal(t *testing.T) {
 	Check(rec, 5*time.Millisecond, time.Millisecond, func() error { calls++; return errors.New("never") })
 	if rec.msg == "" || calls < 2 {
 		t.Errorf("after the deadline: Fatalf %q, %d calls; want a failure after several calls", rec.msg, calls)
+	}
+}
+
+func TestWait(t *testing.T) {
+	never := errors.New("never")
+	tests := []struct {
+		name    string
+		failing int // calls that fail before fn succeeds; -1 for never
+		want    error
+	}{
+		{"at once", 0, nil},
+		{"after a few", 3, nil},
+		{"never", -1, never},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			err := Wait(20*time.Millisecond, time.Millisecond, func() error {
+				calls++
+				if tt.failing < 0 || calls <= tt.failing {
+					return never
+				}
+				return nil
+			})
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if tt.failing >= 0 && calls != tt.failing+1 {
+				t.Errorf("got %d calls, want %d", calls, tt.failing+1)
+			}
+		})
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/golden"
 )
 
 func TestBootstrapDemo(t *testing.T) {
@@ -284,8 +283,6 @@ func TestBootstrapStoreError(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
 // TestBootstrapGolden pins what bootstrapping the demo writes: the subjects, the order, the
 // envelopes and the data of every event. No event holds a hash.
 func TestBootstrapGolden(t *testing.T) {
@@ -310,17 +307,5 @@ func TestBootstrapGolden(t *testing.T) {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	}
-	golden := filepath.Join("testdata", "bootstrap-demo.golden")
-	if *update {
-		if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("bootstrap events differ from %s (run with -update after checking the change):\ngot:\n%s", golden, buf.Bytes())
-	}
+	golden.Check(t, filepath.Join("testdata", "bootstrap-demo.golden"), buf.Bytes())
 }

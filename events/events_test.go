@@ -4,16 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/casestream/casestream/internal/golden"
+)
 
 // samples holds one event of every registered type, with every field set.
 var samples = []Event{
@@ -78,21 +77,11 @@ func TestGoldenEnvelopes(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", ev.EventType()+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden file (go test -update once): %v", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("envelope JSON changed: a change to an event is a new schema version\n got %s\nwant %s", got, want)
+			if !golden.Check(t, filepath.Join("testdata", ev.EventType()+".golden"), got) {
+				t.Fatal("envelope JSON changed: a change to an event is a new schema version")
 			}
 			// And it reads back to the same event.
-			back, err := Unmarshal(want)
+			back, err := Unmarshal(got)
 			if err != nil {
 				t.Fatal(err)
 			}

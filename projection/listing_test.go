@@ -3,37 +3,13 @@ package projection
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(tb testing.TB, name string, got []byte) {
-	tb.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		tb.Errorf("%s: got\n%s\nwant\n%s", name, got, want)
-	}
-}
 
 // demoDir is a directory with the names the listing tests show.
 func demoDir() *fakeDir {
@@ -77,7 +53,7 @@ func TestListingGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "active_cases.golden", append(got, '\n'))
+	golden.Check(t, filepath.Join("testdata", "active_cases.golden"), append(got, '\n'))
 }
 
 func TestListingEmpty(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,9 +15,9 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	goldenfile "github.com/casestream/casestream/internal/golden"
+)
 
 // Demo identities, from examples/demo-directory.json.
 const (
@@ -192,17 +191,5 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("indent %s: %v", got, err)
 	}
 	buf.WriteByte('\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update once): %v", err)
-	}
-	if !bytes.Equal(buf.Bytes(), want) {
-		t.Errorf("%s differs\n got %s\nwant %s", name, buf.Bytes(), want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), buf.Bytes())
 }

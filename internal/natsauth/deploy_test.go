@@ -1,7 +1,6 @@
 package natsauth_test
 
 import (
-	"flag"
 	"os"
 	"reflect"
 	"strings"
@@ -10,10 +9,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
 
+	"github.com/casestream/casestream/internal/golden"
 	"github.com/casestream/casestream/internal/natsauth"
 )
-
-var update = flag.Bool("update", false, "rewrite the permissions in deploy/nats-server.conf")
 
 const (
 	deployConfig = "../../deploy/nats-server.conf"
@@ -31,7 +29,7 @@ var deployEnv = map[natsauth.Identity]string{
 // TestDeployConfig: the cluster's configuration file gives each identity exactly the
 // permissions the embedded server gives it, and admits no one else.
 func TestDeployConfig(t *testing.T) {
-	if *update {
+	if golden.Updating() {
 		rewriteDeployConfig(t)
 	}
 	pubs := map[string]natsauth.Identity{}

@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,50 @@ func agentMeta(id string) events.Meta {
 		OccurredAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Actor:      events.Actor{Kind: events.ActorApplication, ID: demoApp},
 	}
+}
+
+// ErrWorkspaceNotAllowed refuses selecting a workspace that is not one of the operator's
+// workspaces in its current unit (or when no unit is current).
+var ErrWorkspaceNotAllowed = errors.New("directory: workspace not allowed")
+
+// SelectWorkspace makes workspaceID the current workspace of the agent userID: it must be
+// one of the operator's workspaces in the agent's current unit. It appends
+// AgentWorkspaceSelected on the agent's subject and applies it to d. Selecting the
+// workspace already selected writes nothing; selecting the workspace that is current only
+// by default (the first in the unit) writes the selection, so that it survives a change of
+// the operator's workspace list. meta is used as by SelectUnit. No API selects a workspace
+// yet: the tests write the selections a replica must fold.
+func SelectWorkspace(ctx context.Context, store eventstore.Store, d *Directory, meta events.Meta, userID, workspaceID string) error {
+	userID, workspaceID = canonID(userID), canonID(workspaceID)
+	subject := events.DirectorySubject(events.KindAgent, events.SubjectToken(userID))
+	if err := catchUp(ctx, store, d, subject); err != nil {
+		return err
+	}
+	_, err := appendDecided(ctx, store, d, subject, func() (events.Event, bool, error) {
+		if _, ok := d.Operator(userID); !ok {
+			return nil, false, ErrUnknownAgent
+		}
+		unitID, _ := d.AgentState(userID)
+		if unitID == "" {
+			return nil, false, ErrWorkspaceNotAllowed
+		}
+		ws := d.WorkspacesOf(userID, unitID)
+		if !slices.ContainsFunc(ws, func(w events.Workspace) bool { return w.WorkspaceID == workspaceID }) {
+			return nil, false, ErrWorkspaceNotAllowed
+		}
+		if d.selectedWorkspace(userID) == workspaceID {
+			return nil, false, nil
+		}
+		return events.AgentWorkspaceSelected{UserID: userID, WorkspaceID: workspaceID}, true, nil
+	}, func() events.Meta { return meta })
+	return err
+}
+
+// selectedWorkspace returns the workspace explicitly selected in the agent's current unit.
+func (d *Directory) selectedWorkspace(userID string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.agents[canonID(userID)].workspaceID
 }
 
 func TestSelectUnit(t *testing.T) {

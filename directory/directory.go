@@ -474,13 +474,6 @@ func (d *Directory) AgentState(userID string) (unitID, workspaceID string) {
 	return a.unitID, ""
 }
 
-// selectedWorkspace returns the workspace explicitly selected in the agent's current unit.
-func (d *Directory) selectedWorkspace(userID string) string {
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	return d.agents[canonID(userID)].workspaceID
-}
-
 // WorkspacesOf returns the operator's workspaces in the given unit, in the order of the
 // operator's workspaces; unknown workspaces are left out.
 func (d *Directory) WorkspacesOf(userID, unitID string) []events.Workspace {

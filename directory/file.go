@@ -5,8 +5,8 @@
 // The directory is event-sourced in the DIRECTORY stream, one literal subject per entity
 // (directory.<kind>.<id>). A Directory is the in-memory view folded from those records; it
 // answers the lookups the commands and the APIs need and verifies credentials. Bootstrap
-// seeds the stream from a bootstrap File, idempotently; SelectUnit and SelectWorkspace are
-// the agent-state commands.
+// seeds the stream from a bootstrap File, idempotently; SelectUnit is the agent-state
+// command.
 package directory
 
 import (

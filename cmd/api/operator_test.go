@@ -260,22 +260,42 @@ func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKey: a retry with the first request's Idempotency-Key gets the first
+// answer again, marked Idempotent-Replayed, and writes nothing; a refusal is such an answer
+// too, even when the retry's body would now succeed.
 func TestIdempotencyKey(t *testing.T) {
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	note := asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"called back"}`)
-	note.headers = map[string]string{"Idempotency-Key": "note-42"}
-	st1, b1, _ := c.do(note)
-	st2, b2, h2 := c.do(note)
-	if st1 != 201 || st2 != 201 || string(b1) != string(b2) {
-		t.Fatalf("got %d %s then %d %s, want the same 201 twice", st1, b1, st2, b2)
+	path := fmt.Sprintf("/cases/%d/notes", id)
+	withKey := func(key, body string) req {
+		r := asOperator(alice, alicePW, "POST", path, body)
+		r.headers = map[string]string{"Idempotency-Key": key}
+		return r
 	}
-	if h2.Get("Idempotent-Replayed") != "true" {
-		t.Errorf("the retry was not a replay")
+	tests := []struct {
+		name         string
+		first, retry req
+		status       int
+		wantEvents   int
+	}{
+		{"success", withKey("note-42", `{"description":"called back"}`), withKey("note-42", `{"description":"called back"}`), 201, 2},
+		{"refusal", withKey("note-43", `{"description":" "}`), withKey("note-43", `{"description":"called back again"}`), 400, 2},
 	}
-	if n := caseEvents(t, m, id); n != 2 {
-		t.Fatalf("events: got %d, want 2 (opened, one note)", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st1, b1, h1 := c.do(tt.first)
+			st2, b2, h2 := c.do(tt.retry)
+			if st1 != tt.status || st2 != tt.status || string(b1) != string(b2) {
+				t.Fatalf("got %d %s then %d %s, want the same %d twice", st1, b1, st2, b2, tt.status)
+			}
+			if got1, got2 := h1.Get("Idempotent-Replayed"), h2.Get("Idempotent-Replayed"); got1 != "" || got2 != "true" {
+				t.Errorf("Idempotent-Replayed: got %q then %q, want none then true", got1, got2)
+			}
+			if n := caseEvents(t, m, id); n != tt.wantEvents {
+				t.Fatalf("events: got %d, want %d (opened, one note)", n, tt.wantEvents)
+			}
+		})
 	}
 }
 

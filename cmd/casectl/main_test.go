@@ -46,17 +46,21 @@ type stack struct {
 	hc   *http.Client
 }
 
-func startStack(t testing.TB) *stack {
+func startStack(t testing.TB, mods ...func(*node.Config)) *stack {
 	t.Helper()
 	f, err := directory.Parse(examples.DemoDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Start(context.Background(), node.Config{
+	cfg := node.Config{
 		Addr: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:-1", Replicas: 1,
 		Directory: f, DirectoryName: "demo", Projector: true, BcryptCost: bcrypt.MinCost,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	n, err := node.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

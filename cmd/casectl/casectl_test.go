@@ -511,3 +511,29 @@ func TestProgressOnlyWhenAsked(t *testing.T) {
 		})
 	}
 }
+
+func TestExportLine(t *testing.T) {
+	at := time.Date(2026, 11, 24, 14, 5, 0, 123456789, time.UTC)
+	for _, tc := range []struct {
+		name string
+		body string
+		want exportLine
+	}{
+		{"compact", `{"id":"a","type":"case.closed"}`, exportLine{Event: json.RawMessage(`{"id":"a","type":"case.closed"}`)}},
+		{"spread over lines", "{\"id\":\n\"a\"}", exportLine{Event: json.RawMessage(`{"id":"a"}`)}},
+		{"not JSON", "{not json\n", exportLine{Body: "{not json\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := entry{Stream: events.StreamCases, Seq: 42, Time: at, Subject: "cases.7", Data: []byte(tc.body)}
+			got, err := appendExportLine(nil, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want.Stream, tc.want.Seq, tc.want.Time, tc.want.Subject = e.Stream, e.Seq, e.Time, e.Subject
+			want, _ := json.Marshal(tc.want)
+			if string(got) != string(want)+"\n" {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}

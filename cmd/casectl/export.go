@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,21 +43,55 @@ func (m *Main) export(ctx context.Context, args []string) error {
 		return usageError("-to-seq is before -from-seq")
 	}
 	w := buffered(m.Stdout)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	var line []byte
 	var bar *progress
 	err := m.scan(ctx, *stream, "", span{From: *from, To: *to}, false, func(total uint64) {
 		bar = m.newProgress("export", total)
 	}, func(e entry) error {
 		bar.tick()
-		l := exportLine{Stream: e.Stream, Seq: e.Seq, Time: e.Time, Subject: e.Subject}
-		if json.Valid(e.Data) {
-			l.Event = e.Data
-		} else {
-			l.Body = string(e.Data)
+		var err error
+		line, err = appendExportLine(line[:0], e)
+		if err != nil {
+			return err
 		}
-		return enc.Encode(l)
+		_, err = w.Write(line)
+		return err
 	})
 	bar.done()
 	return errors.Join(err, w.Flush())
+}
+
+// appendExportLine appends e's line to b: as json.Marshal of its exportLine would write it,
+// but with a stored body that is compact JSON (as every writer of the log stores it) copied
+// as it is rather than parsed again by the encoder.
+func appendExportLine(b []byte, e entry) ([]byte, error) {
+	if !json.Valid(e.Data) || bytes.ContainsAny(e.Data, "\n\r") {
+		l := exportLine{Stream: e.Stream, Seq: e.Seq, Time: e.Time, Subject: e.Subject}
+		if json.Valid(e.Data) {
+			l.Event = e.Data // encoding/json compacts it onto the line
+		} else {
+			l.Body = string(e.Data)
+		}
+		out, err := json.Marshal(l)
+		return append(append(b, out...), '\n'), err
+	}
+	stream, err := json.Marshal(e.Stream)
+	if err != nil {
+		return b, err
+	}
+	subject, err := json.Marshal(e.Subject)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `{"stream":`...)
+	b = append(b, stream...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, e.Seq, 10)
+	b = append(b, `,"time":"`...)
+	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","subject":`...)
+	b = append(b, subject...)
+	b = append(b, `,"event":`...)
+	b = append(b, e.Data...)
+	return append(b, "}\n"...), nil
 }

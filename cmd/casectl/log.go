@@ -24,17 +24,22 @@ type entry struct {
 }
 
 // decoded is an entry's envelope and event; err says why they are missing. ev is nil with
-// a nil err for a type this version does not know.
+// a nil err for a type this version does not know. The body is decoded in one pass
+// (events.UnmarshalEvent); only one whose data does not decode is decoded again, for the
+// error.
 func (e entry) decoded() (env events.Envelope, ev events.Event, err error) {
-	env, err = events.Unmarshal(e.Data)
-	if err != nil {
-		return env, nil, err
+	env, ev, err = events.UnmarshalEvent(e.Data)
+	if err != nil || ev != nil {
+		return env, ev, err
 	}
 	ev, err = events.Decode(env)
-	if errors.Is(err, events.ErrUnknownType) {
+	switch {
+	case errors.Is(err, events.ErrUnknownType):
 		return env, nil, nil
+	case err != nil:
+		return env, nil, err // Decode returns what it could read beside the error
 	}
-	return env, ev, err
+	return env, ev, nil
 }
 
 // span is a range of stream sequences, both ends included; To 0 means up to the stream's

@@ -131,18 +131,22 @@ func (v *verifier) checkEntry(e entry, stream string) (events.Envelope, events.E
 		g.Rule, g.Detail = rule, fmt.Sprintf(format, a...)
 		v.report(g)
 	}
-	env, err := events.Unmarshal(e.Data)
+	env, ev, err := events.UnmarshalEvent(e.Data)
 	if err != nil {
 		fail(ruleEnvelope, "%v", err)
 		return env, nil
 	}
 	f.Type = env.Type
-	ev, err := events.Decode(env)
-	switch {
-	case errors.Is(err, events.ErrUnknownType):
-		fail(ruleType, "type %q is unknown", env.Type)
-	case err != nil:
-		fail(ruleData, "%v", err)
+	if ev == nil {
+		// Decoded again only for the reason: an unknown type, or data that does not decode.
+		ev, err = events.Decode(env)
+		switch {
+		case errors.Is(err, events.ErrUnknownType):
+			fail(ruleType, "type %q is unknown", env.Type)
+		case err != nil:
+			fail(ruleData, "%v", err)
+			ev = nil // Decode returns what it could read beside the error
+		}
 	}
 	if ev != nil && (env.SchemaVersion < 1 || env.SchemaVersion > events.VersionOf(ev)) {
 		fail(ruleSchema, "schema version %d of %s, known are 1 to %d", env.SchemaVersion, env.Type, events.VersionOf(ev))

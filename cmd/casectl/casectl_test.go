@@ -246,9 +246,20 @@ func TestDirectory(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	hist := lines[historyLine](t, r.stdout)
-	if len(hist) != 2 || !strings.Contains(hist[0].Summary, "Bob Brown") || !strings.Contains(hist[1].Summary, "Robert Brown") {
+	var defined, secrets []string
+	for _, l := range lines[historyLine](t, r.stdout) {
+		switch l.Type {
+		case events.TypeOperatorDefined:
+			defined = append(defined, l.Summary)
+		case events.TypeSecretChanged:
+			secrets = append(secrets, l.Summary)
+		}
+	}
+	if len(defined) != 2 || !strings.Contains(defined[0], "Bob Brown") || !strings.Contains(defined[1], "Robert Brown") {
 		t.Errorf("got %s, want Bob Brown then Robert Brown", r.stdout)
+	}
+	if len(secrets) != 1 || !strings.Contains(secrets[0], "secret of operator "+bobID) {
+		t.Errorf("got secret changes %q, want the bootstrap's password", secrets)
 	}
 	for _, tc := range []struct {
 		name string
@@ -494,7 +505,7 @@ func TestProgressOnlyWhenAsked(t *testing.T) {
 			var out, errOut strings.Builder
 			m := NewMain()
 			m.Stdout, m.Stderr, m.Progress = &out, &errOut, progress
-			if err := m.ParseFlags([]string{"-nats-url", s.url, "-data", "", "export"}, func(string) (string, bool) { return "", false }); err != nil {
+			if err := m.ParseFlags([]string{"-nats-url", s.url, "-nats-nkey", s.readerSeed(), "export"}, func(string) (string, bool) { return "", false }); err != nil {
 				t.Fatal(err)
 			}
 			err := m.Run(context.Background())
@@ -533,6 +544,39 @@ func TestExportLine(t *testing.T) {
 			want, _ := json.Marshal(tc.want)
 			if string(got) != string(want)+"\n" {
 				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+func TestReadsAsTheReader(t *testing.T) {
+	s := startStack(t)
+	id := s.open("ACCOUNTS", "LOST_CARD")
+	noEnv := func(string) (string, bool) { return "", false }
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"the reader's seed under -data", []string{"-data", s.data}, false},
+		{"an explicit seed", []string{"-data", "", "-nats-nkey", s.readerSeed()}, false},
+		{"no credentials", []string{"-data", ""}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			m := NewMain()
+			m.Stdout, m.Stderr, m.Progress = &out, io.Discard, false
+			args := append(append([]string{"-nats-url", s.url}, tc.args...), "history", strconv.FormatInt(id, 10))
+			if err := m.ParseFlags(args, noEnv); err != nil {
+				t.Fatal(err)
+			}
+			err := m.Run(context.Background())
+			m.Close()
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("got %v, want error %t", err, tc.wantErr)
+			}
+			if !tc.wantErr && !strings.Contains(out.String(), "case.opened") {
+				t.Errorf("got %q, want the case's history", out.String())
 			}
 		})
 	}

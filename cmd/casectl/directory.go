@@ -126,7 +126,8 @@ type agentView struct {
 }
 
 // directoryShow prints one directory entity as it was at a time (now by default): the
-// data of its last "defined" event, or for an agent its folded state.
+// data of its last "defined" event, or for an agent its folded state. Secret changes are
+// in its history, not in the entity.
 func (m *Main) directoryShow(ctx context.Context, args []string) error {
 	fs := m.subFlags("directory show")
 	var at timeFlag
@@ -166,6 +167,8 @@ func (m *Main) directoryShow(ctx context.Context, args []string) error {
 				agent = &agentView{UserID: x.UserID}
 			}
 			agent.WorkspaceID = x.WorkspaceID
+		case events.SecretChanged:
+			// The entity is as its last definition says; a secret is not part of it.
 		default:
 			last = redacted(env.Data)
 		}

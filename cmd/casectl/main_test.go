@@ -22,6 +22,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/node"
 )
 
@@ -41,6 +42,7 @@ const (
 type stack struct {
 	t    testing.TB
 	n    *node.Node
+	data string
 	url  string
 	base string
 	hc   *http.Client
@@ -67,7 +69,7 @@ func startStack(t testing.TB, mods ...func(*node.Config)) *stack {
 	t.Cleanup(func() { n.Close() })
 	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	t.Cleanup(hc.CloseIdleConnections)
-	return &stack{t: t, n: n, url: n.NATSURL(), base: "http://" + n.Addr(), hc: hc}
+	return &stack{t: t, n: n, data: cfg.Data, url: n.NATSURL(), base: "http://" + n.Addr(), hc: hc}
 }
 
 // call makes an operator API call as alice and returns the status and body.
@@ -195,7 +197,7 @@ func (s *stack) runContext(ctx context.Context, stdout io.Writer, args ...string
 		m.Stdout = stdout
 	}
 	noEnv := func(string) (string, bool) { return "", false }
-	if err := m.ParseFlags(append([]string{"-nats-url", s.url, "-data", ""}, args...), noEnv); err != nil {
+	if err := m.ParseFlags(append([]string{"-nats-url", s.url, "-nats-nkey", s.readerSeed()}, args...), noEnv); err != nil {
 		s.t.Fatalf("casectl %v: %v", args, err)
 	}
 	err := m.Run(ctx)
@@ -263,4 +265,9 @@ func (s *stack) publishRawID(subject, typ, id string, body []byte) {
 	if _, err := s.n.JS.PublishMsg(context.Background(), msg); err != nil {
 		s.t.Fatal(err)
 	}
+}
+
+// readerSeed is the seed file of the read-only identity, which casectl authenticates as.
+func (s *stack) readerSeed() string {
+	return s.n.Identities().SeedFile(natsauth.Reader)
 }

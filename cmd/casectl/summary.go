@@ -147,6 +147,8 @@ func directorySummary(ev events.Event) string {
 		return "touchpoint " + e.Code
 	case events.Application:
 		return fmt.Sprintf("application %s, roles %v", e.ClientID, e.Roles)
+	case events.SecretChanged:
+		return "secret of " + e.Kind + " " + e.ID + " set or changed (the log holds neither it nor its hash)"
 	case events.AgentUnitSelected:
 		return "current unit " + e.UnitID
 	case events.AgentWorkspaceSelected:

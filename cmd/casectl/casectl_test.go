@@ -164,6 +164,14 @@ func TestVerify(t *testing.T) {
 			s.appendRaw(events.CaseSubject(id), events.CaseNoteAdded{NoteID: 1, Description: "x"})
 			return id
 		}, "aggregate.lifecycle"},
+		{"an opening in a unit that does not exist", func() int64 {
+			id := int64(800000 + time.Now().UnixNano()%1000)
+			s.appendRaw(events.CaseSubject(id), events.CaseOpened{
+				CaseInstanceID: id, ServiceTypeID: benchLostCard, ServiceCategoryID: benchCategory, ServiceID: benchService,
+				UnitID: "00000000-0000-4000-8000-00000000dead", InboxID: benchInbox, Status: events.StatusWaiting,
+			})
+			return id
+		}, "directory.missing"},
 		{"an undecodable body", func() int64 {
 			id := s.open("ACCOUNTS", "LOST_CARD")
 			s.publishRaw(events.CaseSubject(id), "case.noteAdded", []byte("{not json"))
@@ -579,5 +587,33 @@ func TestReadsAsTheReader(t *testing.T) {
 				t.Errorf("got %q, want the case's history", out.String())
 			}
 		})
+	}
+}
+
+func TestHistoryReportsUndecodable(t *testing.T) {
+	s := startStack(t)
+	id := s.open("ACCOUNTS", "LOST_CARD")
+	s.publishRaw(events.CaseSubject(id), events.TypeCaseNoteAdded, []byte("{not json"))
+	// The api refuses commands on the case now (its state is unreadable): the event after it
+	// is written straight to the stream too.
+	env, err := events.Wrap(events.Meta{ID: "after-1", Subject: events.CaseSubject(id), OccurredAt: time.Now(), Actor: events.Actor{Kind: events.ActorSystem}}, events.CaseNoteAdded{NoteID: 1, Description: "after it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(env)
+	s.publishRawID(events.CaseSubject(id), events.TypeCaseNoteAdded, env.ID, body)
+	r := s.run("-json", "history", strconv.FormatInt(id, 10))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ls := lines[historyLine](t, r.stdout)
+	if len(ls) != 3 {
+		t.Fatalf("got %d events, want 3:\n%s", len(ls), r.stdout)
+	}
+	if ls[1].Error == "" || ls[1].Type != events.TypeCaseNoteAdded {
+		t.Errorf("got %+v, want the undecodable event with its error and header type", ls[1])
+	}
+	if ls[2].Error != "" || !strings.Contains(ls[2].Summary, "after it") {
+		t.Errorf("got %+v, want the note after it", ls[2])
 	}
 }

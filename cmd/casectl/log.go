@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,25 +22,56 @@ type entry struct {
 	Subject string
 	Header  nats.Header
 	Data    []byte
+	// dec is the body decoded by the reader, or nil: decoding() decodes it then.
+	dec *decoding
+}
+
+// decoding is the result of decoding an entry's body.
+type decoding struct {
+	env events.Envelope
+	ev  events.Event
+	// envErr means the body is no envelope; dataErr that its data does not decode as its
+	// type (events.ErrUnknownType for a type this version does not know).
+	envErr, dataErr error
+}
+
+// decode decodes a body in one pass (events.UnmarshalEvent); only a body whose data does
+// not decode is decoded again, for the reason.
+func decode(body []byte) decoding {
+	env, ev, err := events.UnmarshalEvent(body)
+	if err != nil {
+		return decoding{env: env, envErr: err}
+	}
+	if ev == nil {
+		ev, err = events.Decode(env)
+		if err != nil {
+			return decoding{env: env, dataErr: err} // Decode returns what it could read beside the error
+		}
+	}
+	return decoding{env: env, ev: ev}
+}
+
+// decoding returns the entry's body decoded: by the reader, when it did it already.
+func (e entry) decoding() decoding {
+	if e.dec != nil {
+		return *e.dec
+	}
+	return decode(e.Data)
 }
 
 // decoded is an entry's envelope and event; err says why they are missing. ev is nil with
-// a nil err for a type this version does not know. The body is decoded in one pass
-// (events.UnmarshalEvent); only one whose data does not decode is decoded again, for the
-// error.
+// a nil err for a type this version does not know.
 func (e entry) decoded() (env events.Envelope, ev events.Event, err error) {
-	env, ev, err = events.UnmarshalEvent(e.Data)
-	if err != nil || ev != nil {
-		return env, ev, err
-	}
-	ev, err = events.Decode(env)
+	d := e.decoding()
 	switch {
-	case errors.Is(err, events.ErrUnknownType):
-		return env, nil, nil
-	case err != nil:
-		return env, nil, err // Decode returns what it could read beside the error
+	case d.envErr != nil:
+		return d.env, nil, d.envErr
+	case errors.Is(d.dataErr, events.ErrUnknownType):
+		return d.env, nil, nil
+	case d.dataErr != nil:
+		return d.env, nil, d.dataErr
 	}
-	return env, ev, nil
+	return d.env, d.ev, nil
 }
 
 // span is a range of stream sequences, both ends included; To 0 means up to the stream's
@@ -103,30 +135,97 @@ func (m *Main) scan(ctx context.Context, stream, filter string, sp span, follow 
 		return fmt.Errorf("read %s: %w", stream, err)
 	}
 	defer it.Stop()
-	for {
+	next := func(ctx context.Context) (entry, *jetstream.MsgMetadata, error) {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return entry{}, nil, ctx.Err()
 			}
-			return fmt.Errorf("read %s: %w", stream, err)
+			return entry{}, nil, fmt.Errorf("read %s: %w", stream, err)
 		}
 		md, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("read %s: %w", stream, err)
+			return entry{}, nil, fmt.Errorf("read %s: %w", stream, err)
 		}
-		seq := md.Sequence.Stream
-		if !follow && seq > end {
-			return nil
-		}
-		if err := fn(entry{Stream: stream, Seq: seq, Time: md.Timestamp.UTC(), Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}); err != nil {
-			return err
-		}
-		if !follow && (seq >= end || md.NumPending == 0) {
-			return nil
+		return entry{Stream: stream, Seq: md.Sequence.Stream, Time: md.Timestamp.UTC(), Subject: msg.Subject(), Header: msg.Headers(), Data: msg.Data()}, md, nil
+	}
+	if follow {
+		// Live events come one at a time: each is handed over as it comes.
+		for {
+			e, _, err := next(ctx)
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
 	}
+
+	// A read of the log decodes beside delivery and the caller's fold: the reader hands
+	// each message to decoders (decodeWorkers of them) and, in stream order, to this
+	// goroutine, which waits for its decoding and calls fn.
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel below has stopped the reader, which stops the decoders
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type pending struct {
+		e    entry
+		done chan struct{} // closed once e.dec is set
+	}
+	work := make(chan *pending, readPipeline)
+	order := make(chan *pending, readPipeline)
+	var readErr error // set by the reader before it closes order
+	for range decodeWorkers {
+		wg.Go(func() {
+			for p := range work {
+				d := decode(p.e.Data)
+				p.e.dec = &d
+				close(p.done)
+			}
+		})
+	}
+	wg.Go(func() {
+		defer close(order)
+		defer close(work)
+		for {
+			e, md, err := next(ctx)
+			if err != nil {
+				readErr = err
+				return
+			}
+			if e.Seq > end {
+				return
+			}
+			p := &pending{e: e, done: make(chan struct{})}
+			for _, ch := range []chan *pending{work, order} {
+				select {
+				case ch <- p:
+				case <-ctx.Done():
+					readErr = ctx.Err()
+					return
+				}
+			}
+			if e.Seq >= end || md.NumPending == 0 {
+				return
+			}
+		}
+	})
+	for p := range order {
+		<-p.done
+		if err := fn(p.e); err != nil {
+			return err
+		}
+	}
+	return readErr
 }
+
+const (
+	// readPipeline is how many messages may be decoded ahead of the caller's fold.
+	readPipeline = 1024
+	// decodeWorkers decode in parallel with delivery and the fold.
+	decodeWorkers = 2
+)
 
 func hasWildcard(subject string) bool {
 	for i := 0; i < len(subject); i++ {

@@ -131,22 +131,18 @@ func (v *verifier) checkEntry(e entry, stream string) (events.Envelope, events.E
 		g.Rule, g.Detail = rule, fmt.Sprintf(format, a...)
 		v.report(g)
 	}
-	env, ev, err := events.UnmarshalEvent(e.Data)
-	if err != nil {
-		fail(ruleEnvelope, "%v", err)
+	d := e.decoding()
+	env, ev := d.env, d.ev
+	if d.envErr != nil {
+		fail(ruleEnvelope, "%v", d.envErr)
 		return env, nil
 	}
 	f.Type = env.Type
-	if ev == nil {
-		// Decoded again only for the reason: an unknown type, or data that does not decode.
-		ev, err = events.Decode(env)
-		switch {
-		case errors.Is(err, events.ErrUnknownType):
-			fail(ruleType, "type %q is unknown", env.Type)
-		case err != nil:
-			fail(ruleData, "%v", err)
-			ev = nil // Decode returns what it could read beside the error
-		}
+	switch {
+	case errors.Is(d.dataErr, events.ErrUnknownType):
+		fail(ruleType, "type %q is unknown", env.Type)
+	case d.dataErr != nil:
+		fail(ruleData, "%v", d.dataErr)
 	}
 	if ev != nil && (env.SchemaVersion < 1 || env.SchemaVersion > events.VersionOf(ev)) {
 		fail(ruleSchema, "schema version %d of %s, known are 1 to %d", env.SchemaVersion, env.Type, events.VersionOf(ev))

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/casestream/casestream/aggregate"
+	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 )
 
@@ -86,8 +87,19 @@ func (s *Server) caseAnswer(r *http.Request, op *events.Operator, c *aggregate.C
 }
 
 func (s *Server) caseObject(c *aggregate.Case) caseObject {
-	st, _ := s.cfg.Directory.ServiceType(c.ServiceTypeID)
-	cat, _ := s.cfg.Directory.ServiceCategory(c.ServiceCategoryID)
+	return caseObjectOf(s.cfg.Directory, c)
+}
+
+// CaseObject returns the operator API's case object of c, as GET /api/v4/cases/{id} answers
+// it, with names and emails from dir: audit tools render a case as it was with the
+// directory as it was.
+func CaseObject(dir *directory.Directory, c *aggregate.Case) any {
+	return caseObjectOf(dir, c)
+}
+
+func caseObjectOf(dir *directory.Directory, c *aggregate.Case) caseObject {
+	st, _ := dir.ServiceType(c.ServiceTypeID)
+	cat, _ := dir.ServiceCategory(c.ServiceCategoryID)
 	out := caseObject{
 		ID: c.CaseInstanceID, CaseID: c.CaseID,
 		CategoryCode: cat.Code, CategoryName: cat.Name, TypeCode: st.Code, TypeName: st.Name,
@@ -101,7 +113,7 @@ func (s *Server) caseObject(c *aggregate.Case) caseObject {
 		out.Comments = append(out.Comments, comment{ID: n.ID, CaseInstanceID: c.CaseInstanceID, Description: n.Description})
 	}
 	if c.AssignedTo != "" {
-		op, _ := s.cfg.Directory.Operator(c.AssignedTo)
+		op, _ := dir.Operator(c.AssignedTo)
 		out.Assignment.Operator = &operatorRef{Email: op.Email, DisplayName: op.DisplayName}
 	}
 	if c.AssignedGroup != "" {

@@ -655,3 +655,27 @@ func (m *Model) CaseInstanceID(caseID string) (int64, bool) {
 	id, ok := m.byCaseID[caseID]
 	return id, ok
 }
+
+// ActiveCount is how many active cases one agent holds in one unit.
+type ActiveCount struct {
+	AgentID string
+	UnitID  string
+	Cases   int
+}
+
+// ActiveCounts returns the number of active cases of every agent in every unit where it
+// holds one, sorted by agent and unit: the whole listing index at a glance, for audits.
+func (m *Model) ActiveCounts() []ActiveCount {
+	m.mu.RLock()
+	out := make([]ActiveCount, 0, len(m.active))
+	for k, list := range m.active {
+		if len(list) > 0 {
+			out = append(out, ActiveCount{AgentID: k.agent.Value(), UnitID: k.unit.Value(), Cases: len(list)})
+		}
+	}
+	m.mu.RUnlock()
+	slices.SortFunc(out, func(a, b ActiveCount) int {
+		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.UnitID, b.UnitID))
+	})
+	return out
+}

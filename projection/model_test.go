@@ -296,3 +296,24 @@ func TestOpenedWithoutStatusWaits(t *testing.T) {
 		t.Errorf("got %v, want [1]", got)
 	}
 }
+
+func TestActiveCounts(t *testing.T) {
+	m := NewModel()
+	f := newFeed(t, m)
+	for id := int64(1); id <= 4; id++ {
+		unit := "u1"
+		if id == 4 {
+			unit = "u2"
+		}
+		f.apply(id, opened(id, unit, "in1", ""))
+	}
+	f.apply(1, toOperator("b"))
+	f.apply(2, toOperator("a"))
+	f.apply(3, toOperator("b"))
+	f.apply(4, toOperator("b"))
+	f.apply(2, events.CaseResolved{From: "Active"})
+	want := []ActiveCount{{AgentID: "b", UnitID: "u1", Cases: 2}, {AgentID: "b", UnitID: "u2", Cases: 1}}
+	if got := m.ActiveCounts(); !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}

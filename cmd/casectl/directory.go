@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/casestream/casestream/events"
+)
+
+// kinds are the directory entity kinds, the <kind> of directory.<kind>.<id>.
+var kinds = []string{
+	events.KindUnit, events.KindInbox, events.KindWorkspace, events.KindService, events.KindServiceCategory,
+	events.KindServiceType, events.KindOperator, events.KindGroup, events.KindTouchpoint, events.KindApplication,
+	events.KindAgent,
+}
+
+// directoryCmd runs "directory history" and "directory show".
+func (m *Main) directoryCmd(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usageError("directory history <kind> <id> | directory show [-at-time T] <kind> <id>")
+	}
+	switch args[0] {
+	case "history":
+		return m.directoryHistory(ctx, args[1:])
+	case "show":
+		return m.directoryShow(ctx, args[1:])
+	}
+	return usageError("unknown directory command %q: history or show", args[0])
+}
+
+// entitySubject parses <kind> <id> into the entity's subject.
+func entitySubject(args []string) (string, error) {
+	if len(args) != 2 {
+		return "", usageError("give <kind> <id> (flags before them)")
+	}
+	kind, id := args[0], strings.TrimSpace(args[1])
+	if !slices.Contains(kinds, kind) {
+		return "", usageError("unknown kind %q: one of %s", kind, strings.Join(kinds, ", "))
+	}
+	if id == "" {
+		return "", usageError("empty id")
+	}
+	if u, err := uuid.Parse(id); err == nil {
+		id = u.String() // the directory keeps uuids canonical
+	}
+	return events.DirectorySubject(kind, events.SubjectToken(id)), nil
+}
+
+// redacted returns an event's data without its secrets' hashes (members named *Hash): an
+// audit shows that a secret changed, never the secret.
+func redacted(data json.RawMessage) json.RawMessage {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return data
+	}
+	changed := false
+	for k := range fields {
+		if strings.HasSuffix(k, "Hash") {
+			delete(fields, k)
+			changed = true
+		}
+	}
+	if !changed {
+		return data
+	}
+	b, err := json.Marshal(fields)
+	if err != nil {
+		return data
+	}
+	return b
+}
+
+// directoryHistory prints every event of one directory entity.
+func (m *Main) directoryHistory(ctx context.Context, args []string) error {
+	fs := m.subFlags("directory history")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	subject, err := entitySubject(fs.Args())
+	if err != nil {
+		return err
+	}
+	es, err := m.readAll(ctx, events.StreamDirectory, subject)
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return fmt.Errorf("no events on %s", subject)
+	}
+	tl, err := m.loadTimeline(ctx)
+	if err != nil {
+		return err
+	}
+	out := newPrinter(m.Stdout)
+	for _, e := range es {
+		dir := tl.at(e.Time)
+		line := historyLine{Seq: e.Seq, Time: e.Time}
+		env, ev, err := e.decoded()
+		if err != nil {
+			line.Error, line.Type, line.Summary = err.Error(), e.Header.Get(events.HeaderEventType), "undecodable event: "+err.Error()
+		} else {
+			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, redacted(env.Data)
+			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
+			line.Summary = directorySummary(ev)
+		}
+		if m.Config.JSON {
+			out.json(line)
+			continue
+		}
+		out.linef("%8d  %s  %-32s %-30s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.Summary)
+	}
+	return out.err
+}
+
+// agentView is an operator's agent state as directory show prints it.
+type agentView struct {
+	UserID      string `json:"userId"`
+	UnitID      string `json:"currentUnitId"`
+	WorkspaceID string `json:"selectedWorkspaceId"`
+}
+
+// directoryShow prints one directory entity as it was at a time (now by default): the
+// data of its last "defined" event, or for an agent its folded state. Secret changes are
+// in its history, not in the entity.
+func (m *Main) directoryShow(ctx context.Context, args []string) error {
+	fs := m.subFlags("directory show")
+	var at timeFlag
+	fs.Var(&at, "at-time", "show the entity as it was at this time (RFC 3339)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	subject, err := entitySubject(fs.Args())
+	if err != nil {
+		return err
+	}
+	es, err := m.readAll(ctx, events.StreamDirectory, subject)
+	if err != nil {
+		return err
+	}
+	var (
+		last  json.RawMessage
+		agent *agentView
+		seq   uint64
+	)
+	for _, e := range es {
+		if !at.t.IsZero() && e.Time.After(at.t) {
+			break
+		}
+		env, ev, err := e.decoded()
+		if err != nil || ev == nil {
+			continue
+		}
+		seq = e.Seq
+		switch x := ev.(type) {
+		case events.AgentUnitSelected:
+			if agent == nil || agent.UnitID != x.UnitID {
+				agent = &agentView{UserID: x.UserID, UnitID: x.UnitID}
+			}
+		case events.AgentWorkspaceSelected:
+			if agent == nil {
+				agent = &agentView{UserID: x.UserID}
+			}
+			agent.WorkspaceID = x.WorkspaceID
+		case events.SecretChanged:
+			// The entity is as its last definition says; a secret is not part of it.
+		default:
+			last = redacted(env.Data)
+		}
+	}
+	if seq == 0 {
+		return fmt.Errorf("%s did not exist at that time", subject)
+	}
+	var v any = last
+	if agent != nil {
+		v = agent
+	}
+	out := newPrinter(m.Stdout)
+	if m.Config.JSON {
+		out.json(v)
+	} else {
+		out.indented(v)
+	}
+	return out.err
+}

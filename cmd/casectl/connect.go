@@ -40,13 +40,7 @@ func (a Auth) options() ([]nats.Option, error) {
 			c.Nkey = seed
 		}
 	}
-	opts, err := c.Options()
-	if err != nil {
-		return nil, err
-	}
-	// natsauth's options give the service's inbox prefix, which the reader may not subscribe
-	// to: the reader's replies come to the default inbox, which it may.
-	return append(opts, nats.CustomInboxPrefix("_INBOX")), nil
+	return c.ReaderOptions()
 }
 
 // connect is the one place casectl connects to NATS.

@@ -77,13 +77,23 @@ func (c ClientConfig) Validate() error {
 	return nil
 }
 
-// Options returns the nats.Options that authenticate as c says. They always include the
-// service's inbox prefix (ServiceInboxPrefix), which its permissions expect.
+// Options returns the nats.Options that authenticate the service as c says. They include
+// the service's inbox prefix (ServiceInboxPrefix), which its permissions expect.
 func (c ClientConfig) Options() ([]nats.Option, error) {
+	return c.options(ServiceInboxPrefix)
+}
+
+// ReaderOptions returns the nats.Options that authenticate a reader (audit tools, subscribers)
+// as c says, with nats.go's default inbox prefix, the one the reader may subscribe to.
+func (c ClientConfig) ReaderOptions() ([]nats.Option, error) {
+	return c.options(strings.TrimSuffix(nats.InboxPrefix, "."))
+}
+
+func (c ClientConfig) options(inbox string) ([]nats.Option, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	opts := []nats.Option{nats.CustomInboxPrefix(ServiceInboxPrefix)}
+	opts := []nats.Option{nats.CustomInboxPrefix(inbox)}
 	switch {
 	case c.Creds != "":
 		if _, err := os.Stat(c.Creds); err != nil {

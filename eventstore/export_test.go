@@ -8,7 +8,7 @@ func (s *JetStream) Walk(ctx context.Context, subject string, after uint64) ([]R
 }
 
 func (s *JetStream) LoadForward(ctx context.Context, subject string, after uint64) ([]Record, error) {
-	return s.loadForward(ctx, subject, after)
+	return s.loadForward(ctx, subject, after, 0)
 }
 
 const MaxWalk = maxWalk
@@ -26,3 +26,7 @@ func (s *JetStream) LastSeqDirect(ctx context.Context, stream string) (uint64, b
 func (s *JetStream) LastSeqInfo(ctx context.Context, stream string) (uint64, error) {
 	return s.lastSeqInfo(ctx, stream)
 }
+
+// ReadAsReplicated makes the store read every stream as a replicated one: the last event
+// of a subject from the stream's leader.
+func (s *JetStream) ReadAsReplicated() { s.testLeaderReads = true }

@@ -1,6 +1,7 @@
 package eventstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,9 +9,11 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/leaderread"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
@@ -20,12 +23,17 @@ import (
 // limit. An Append of more events is refused.
 const MaxBatch = 1000
 
-// Defaults of JetStreamOptions.AckTimeout and ResolveWait. Their sum stays well inside
-// the api's request deadline (10 s by default), so that a client always gets an answer.
+// Defaults of JetStreamOptions.AckTimeout and ResolveWait. The acknowledgement timeout
+// stays well inside the api's request deadline (10 s by default), so that an append whose
+// acknowledgement was lost has most of the deadline left to be settled.
 const (
 	defaultAckTimeout  = 4 * time.Second
 	defaultResolveWait = 4 * time.Second
 )
+
+// answerMargin is how long before the caller's deadline settling a lost acknowledgement
+// gives up, so that the caller still has time to answer its own client.
+const answerMargin = time.Second
 
 // resolvePoll is the pause between two reads that look for an append whose
 // acknowledgement was lost.
@@ -68,8 +76,10 @@ type JetStreamOptions struct {
 	// AckTimeout bounds the wait for a commit's acknowledgement; 4 s if zero.
 	AckTimeout time.Duration
 	// ResolveWait bounds how long an append whose acknowledgement was lost (a timeout, a
-	// dropped connection) keeps reading the stream's leader to learn whether it was stored;
-	// 4 s if zero.
+	// dropped connection, a leader lost) keeps asking the stream to learn whether it was
+	// stored, when the Append's context has no deadline; 4 s if zero. With a deadline, it
+	// keeps asking until shortly before the deadline, so that the answer is definite
+	// wherever the cluster gives one in time.
 	ResolveWait time.Duration
 }
 
@@ -125,6 +135,9 @@ type JetStream struct {
 	// testHookBatch, when set, is called by the committer with each batch it formed,
 	// before committing it.
 	testHookBatch func(batch []*appendReq)
+	// testLeaderReads makes every stream read as a replicated one: the last event of a
+	// subject from the stream's leader.
+	testLeaderReads bool
 }
 
 var _ Store = (*JetStream)(nil)
@@ -166,7 +179,17 @@ type appendReq struct {
 	types    []string
 	bodies   [][]byte
 	done     chan appendResult // buffered: the committer never blocks on it
+	// state is reqPending until the committer takes the Append for a batch (reqSent: it
+	// may be stored from then on) or the caller gives up first (reqAbandoned: it never is).
+	state atomic.Int32
 }
+
+// States of an appendReq.
+const (
+	reqPending int32 = iota
+	reqSent
+	reqAbandoned
+)
 
 type appendResult struct {
 	seq  uint64
@@ -280,7 +303,16 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 			return 0, ErrClosed
 		}
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		select {
+		case res := <-req.done:
+			return res.seq, res.err
+		default:
+		}
+		if req.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return 0, ctx.Err() // never published: the committer skips it
+		}
+		// Published, not settled yet: the caller must not answer that it failed.
+		return 0, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, subject, ctx.Err())
 	}
 }
 
@@ -354,20 +386,24 @@ func (s *JetStream) failPending(pending []*appendReq) {
 }
 
 // formBatch takes from pending, in arrival order, the Appends for the next batch: at most
-// one per subject and at most MaxBatch messages. The rest stay pending in order; an Append
-// whose caller has given up is answered and dropped.
+// one per subject and at most MaxBatch messages, each marked sent. The rest stay pending
+// in order; an Append whose caller has given up is answered and dropped.
 func formBatch(pending []*appendReq) (batch, rest []*appendReq) {
 	taken := make(map[string]bool)
 	n := 0
 	for _, r := range pending {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- appendResult{err: err}
+		if err := r.ctx.Err(); err != nil || r.state.Load() == reqAbandoned {
+			r.done <- appendResult{err: cmp.Or(err, context.Canceled)}
 			continue
 		}
 		if taken[r.subject] || n+len(r.bodies) > MaxBatch {
 			// Later Appends to this subject must wait too, to keep their order.
 			taken[r.subject] = true
 			rest = append(rest, r)
+			continue
+		}
+		if !r.state.CompareAndSwap(reqPending, reqSent) {
+			r.done <- appendResult{err: context.Canceled} // abandoned just now
 			continue
 		}
 		taken[r.subject] = true
@@ -573,21 +609,36 @@ const (
 	codeDuplicateInProcess   = 10158 // the same id is being stored by another publish
 )
 
-// refused turns the server's refusal of one Append into the Store's answer. On a single
-// server the expected-sequence check runs before deduplication, so a retry of an Append
-// that was stored is refused as a conflict: if the subject's last event is this Append's
-// last event, it is a duplicate.
-func (s *JetStream) refused(ctx context.Context, r *appendReq, err error) appendResult {
-	switch {
-	case notSent(err):
+// refused turns the server's refusal of one Append, or the failure of its publish, into
+// the Store's answer. An Append whose publish may have reached the stream (its
+// acknowledgement lost, or refused while the stream had no leader) is settled (resolve):
+// the answer is definite, or ErrOutcomeUnknown, never a failure that may be stored later.
+func (s *JetStream) refused(_ context.Context, r *appendReq, err error) appendResult {
+	if notSent(err) {
 		return appendResult{err: fmt.Errorf("%w: %s: %w", ErrNotStored, r.subject, err)}
-	case ackLost(err):
-		return s.resolve(r, err)
+	}
+	ctx, cancel := s.settleCtx(r)
+	defer cancel()
+	if ackLost(err) || electing(err) {
+		return s.resolve(ctx, r, err)
 	}
 	return s.refusedByServer(ctx, r, err)
 }
 
-// refusedByServer is refused for an error that is not about NATS being away.
+// settleCtx returns the context within which an Append's outcome is settled: until
+// answerMargin before the Append's deadline, or ResolveWait when it has none. It is not
+// cancelled with the Append's context: a caller that went away is answered nothing, but
+// the committer still settles what it sent.
+func (s *JetStream) settleCtx(r *appendReq) (context.Context, context.CancelFunc) {
+	if d, ok := r.ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(r.ctx), d.Add(-answerMargin))
+	}
+	return context.WithTimeout(context.WithoutCancel(r.ctx), s.opts.resolveWait())
+}
+
+// refusedByServer is refused for an error that is neither NATS away nor a lost
+// acknowledgement: the server answered. A refusal of the expectation or the ids is settled
+// by reading the subject from the stream's leader; any other refusal stored nothing.
 func (s *JetStream) refusedByServer(ctx context.Context, r *appendReq, err error) appendResult {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
@@ -598,33 +649,58 @@ func (s *JetStream) refusedByServer(ctx context.Context, r *appendReq, err error
 	default:
 		return appendResult{err: fmt.Errorf("eventstore: append to %s: %w", r.subject, err)}
 	}
-	last, gerr := s.lastMsg(ctx, r.subject)
-	if gerr != nil {
-		return appendResult{err: fmt.Errorf("eventstore: append to %s refused (%v), then reading its last event: %w", r.subject, err, gerr)}
+	// The subject's last event is not the expected one, or one of these ids is stored: this
+	// Append (an earlier attempt of it) is stored right after the expected sequence, or it
+	// never will be (the expectation refuses it). The leader knows which; while there is
+	// none, ask again until ctx ends.
+	var last error
+	for {
+		res, err := s.settleRefusal(ctx, r, apiErr)
+		if err == nil {
+			return res
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return appendResult{err: fmt.Errorf("%w: %s refused (%v), then reading it: %w", ErrOutcomeUnknown, r.subject, apiErr, last)}
+		case <-time.After(resolvePoll):
+		}
+	}
+}
+
+// settleRefusal answers refusedByServer from one read of the subject's last event and,
+// if that is not this Append's, one read of the event after the expected sequence, both
+// from the stream's leader where the stream is replicated.
+func (s *JetStream) settleRefusal(ctx context.Context, r *appendReq, apiErr *jetstream.APIError) (appendResult, error) {
+	last, err := s.lastMsg(ctx, r.subject)
+	if err != nil {
+		return appendResult{}, err
 	}
 	var lastSeq uint64
 	if last != nil {
 		lastSeq = last.Sequence
 		if last.Header.Get(jetstream.MsgIDHeader) == r.lastID() {
 			countWrongLastSeq(apiErr, "duplicate")
-			return appendResult{seq: lastSeq, err: ErrDuplicate}
+			return appendResult{seq: lastSeq, err: ErrDuplicate}, nil
 		}
-		// The last event, read from any replica, is not this Append's: ask the stream's
-		// leader whether this Append's first event follows the expected sequence (stored by
-		// an attempt whose acknowledgement was lost, then followed by another writer's, or
-		// not yet on the replica that answered).
-		if seq, ok, err := s.storedAfter(ctx, r.subject, r.expected, r.ids[0]); err == nil && ok {
+		// Stored by an attempt whose acknowledgement was lost, then followed by another
+		// writer's event?
+		seq, ok, err := s.storedAfter(ctx, r.subject, r.expected, r.ids[0])
+		if err != nil {
+			return appendResult{}, err
+		}
+		if ok {
 			countWrongLastSeq(apiErr, "duplicate")
-			return appendResult{seq: seq + uint64(len(r.ids)-1), err: ErrDuplicate}
+			return appendResult{seq: seq + uint64(len(r.ids)-1), err: ErrDuplicate}, nil
 		}
 	}
 	countWrongLastSeq(apiErr, "conflict")
 	if apiErr.ErrorCode == codeDuplicateInBatch {
 		// The server holds the id of one of these events: an earlier attempt was stored,
 		// and the subject has moved on since.
-		return appendResult{seq: lastSeq, err: ErrDuplicate}
+		return appendResult{seq: lastSeq, err: ErrDuplicate}, nil
 	}
-	return appendResult{err: fmt.Errorf("%w: %s expected %d, last is %d", ErrConflict, r.subject, r.expected, lastSeq)}
+	return appendResult{err: fmt.Errorf("%w: %s expected %d, last is %d", ErrConflict, r.subject, r.expected, lastSeq)}, nil
 }
 
 // countWrongLastSeq counts a refusal for a wrong last subject sequence (10071) by outcome.
@@ -654,15 +730,15 @@ func ackLost(err error) bool {
 
 // resolve learns whether an append whose acknowledgement was lost was stored, by
 // publishing it again, the same messages with the same ids and expectation: if the first
-// attempt was stored, the server answers a duplicate (or, on a single server, refuses the
-// expectation, which refused resolves by the ids); if it was not, this attempt stores it;
-// if it is still on its way, it reaches the stream ahead of this one on the same
-// connection. Either way the answer is definite. It tries every resolvePoll, each attempt
-// bounded by resolveAttempt, until one is answered or ResolveWait has passed (NATS still
-// away, no leader elected yet): the outcome is then ErrOutcomeUnknown.
-func (s *JetStream) resolve(r *appendReq, cause error) appendResult {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.resolveWait())
-	defer cancel()
+// attempt was stored, the server answers a duplicate (or refuses the expectation, which
+// refusedByServer settles by the ids); if it was not, this attempt stores it, and the
+// first can no longer be (its expectation and ids are this one's); if it is still on its
+// way, it reaches the stream ahead of this one on the same connection. After a leader
+// election, the new leader holds every acknowledged message, and the expectation makes
+// its answer definite as well. It tries every resolvePoll, each attempt bounded by
+// resolveAttempt, until one is answered or ctx ends (NATS still away, no leader elected
+// yet): the outcome is then ErrOutcomeUnknown.
+func (s *JetStream) resolve(ctx context.Context, r *appendReq, cause error) appendResult {
 	last := cause
 	for {
 		if s.js.Conn().IsConnected() {
@@ -696,9 +772,6 @@ func electing(err error) bool {
 // resolveAttempt bounds one attempt of resolve.
 const resolveAttempt = time.Second
 
-// codeNoMessage is the JetStream API's "no message found".
-const codeNoMessage = 10037
-
 // storedAfter asks the leader of subject's stream (not a replica, which may lag: a direct
 // get) for subject's first message after sequence after, and reports whether its
 // Nats-Msg-Id is id, with its sequence.
@@ -707,46 +780,16 @@ func (s *JetStream) storedAfter(ctx context.Context, subject string, after uint6
 	if err != nil {
 		return 0, false, err
 	}
-	nc := s.js.Conn()
-	if !nc.IsConnected() {
-		return 0, false, nats.ErrDisconnected
-	}
-	req, err := json.Marshal(struct {
-		Seq        uint64 `json:"seq"`
-		NextBySubj string `json:"next_by_subj"`
-	}{after + 1, subject})
-	if err != nil {
-		return 0, false, err
-	}
 	rctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	msg, err := nc.RequestWithContext(rctx, s.apiPrefix()+"STREAM.MSG.GET."+name, req)
+	m, err := leaderread.Get(rctx, s.js, name, leaderread.Request{Seq: after + 1, NextBySubj: subject})
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, false, nil
+	}
 	if err != nil {
 		return 0, false, err
 	}
-	var resp struct {
-		Message *struct {
-			Seq uint64 `json:"seq"`
-			Hdr []byte `json:"hdrs"`
-		} `json:"message"`
-		Error *jetstream.APIError `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return 0, false, fmt.Errorf("eventstore: stream %s message: %w", name, err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrorCode == codeNoMessage:
-		return 0, false, nil
-	case resp.Error != nil:
-		return 0, false, resp.Error
-	case resp.Message == nil:
-		return 0, false, fmt.Errorf("eventstore: stream %s: empty message answer", name)
-	}
-	hdr, err := nats.DecodeHeadersMsg(resp.Message.Hdr)
-	if err != nil {
-		return 0, false, fmt.Errorf("eventstore: stream %s message %d headers: %w", name, resp.Message.Seq, err)
-	}
-	return resp.Message.Seq, hdr.Get(jetstream.MsgIDHeader) == id, nil
+	return m.Sequence, m.Header.Get(jetstream.MsgIDHeader) == id, nil
 }
 
 // stream returns the handle of the stream storing subject, looked up once.
@@ -776,38 +819,62 @@ func (s *JetStream) streamNamed(ctx context.Context, name string) (jetstream.Str
 	return st, nil
 }
 
-// lastMsg returns the last message of subject by direct get, or nil if it has none.
+// lastMsg returns the last message of subject, or nil if it has none: every message
+// acknowledged before the call is at or below it. On a stream of one replica it reads it
+// by direct get, which the server answers from its index in the connection's read loop; on
+// a replicated stream, where any replica answers a direct get and a follower may not yet
+// hold what the leader acknowledged, it asks the leader (see internal/leaderread).
 func (s *JetStream) lastMsg(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
 	st, err := s.stream(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
-	m, err := st.GetLastMsgForSubject(ctx, subject)
+	var m *jetstream.RawStreamMsg
+	if s.replicated(st) {
+		m, err = leaderread.Get(ctx, s.js, st.CachedInfo().Config.Name, leaderread.Request{LastBySubj: subject})
+	} else {
+		m, err = st.GetLastMsgForSubject(ctx, subject)
+	}
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
 	return m, err
 }
 
+// replicated reports whether st has followers that may answer a direct get with less
+// than the leader acknowledged. The replica count is read once per stream.
+func (s *JetStream) replicated(st jetstream.Stream) bool {
+	return s.testLeaderReads || st.CachedInfo().Config.Replicas > 1
+}
+
 // maxWalk bounds how many events Load reads one by one, walking back from the subject's
 // last event, before it reads the subject forward instead.
 const maxWalk = 64
 
-// Load implements Store. It reads the subject's last event by direct get and walks back
-// from it, one direct get by sequence per event, while each event names its predecessor
-// (see walk); where the chain breaks, or after maxWalk events, it reads the subject
-// forward from after+1 instead (loadForward). Every read is an index lookup in the
-// server, where reading forward makes the server scan the stream for the subject's next
-// message (docs/performance.md, "Loading a case").
+// Load implements Store: it returns every event of subject acknowledged before the call,
+// whichever replica answers. It reads the subject's last event (lastMsg: from the leader
+// on a replicated stream) and walks back from it, one direct get by sequence per event,
+// while each event names its predecessor (see walk); where the chain breaks, or after
+// maxWalk events, it reads the subject forward from after+1 instead (loadForward), up to
+// that last event. Every read is an index lookup in the server, where reading forward
+// makes the server scan the stream for the subject's next message (docs/performance.md,
+// "Loading a case").
 func (s *JetStream) Load(ctx context.Context, subject string, after uint64) ([]Record, error) {
 	if !s.js.Conn().IsConnected() {
 		return nil, fmt.Errorf("eventstore: load %s: %w", subject, nats.ErrDisconnected)
 	}
-	recs, ok, err := s.walk(ctx, subject, after)
+	m, err := s.lastMsg(ctx, subject)
+	if err != nil {
+		return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+	}
+	if m == nil || m.Sequence <= after {
+		return nil, nil
+	}
+	recs, ok, err := s.walkFrom(ctx, m, after)
 	if err != nil || ok {
 		return recs, err
 	}
-	return s.loadForward(ctx, subject, after)
+	return s.loadForward(ctx, subject, after, m.Sequence)
 }
 
 // walk returns the events of subject above after, read backwards from the subject's last
@@ -826,6 +893,12 @@ func (s *JetStream) walk(ctx context.Context, subject string, after uint64) ([]R
 	if m == nil {
 		return nil, true, nil
 	}
+	return s.walkFrom(ctx, m, after)
+}
+
+// walkFrom is walk from the subject's last event m.
+func (s *JetStream) walkFrom(ctx context.Context, m *jetstream.RawStreamMsg, after uint64) ([]Record, bool, error) {
+	subject := m.Subject
 	st, err := s.stream(ctx, subject)
 	if err != nil {
 		return nil, false, err
@@ -884,8 +957,11 @@ func inBatchBefore(m, prev *jetstream.RawStreamMsg, batchPos int) bool {
 		prev.Header.Get(jetstreamext.BatchSeqHeader) == strconv.Itoa(batchPos-1)
 }
 
-// loadForward returns the events of subject above after with batch direct gets, page by page.
-func (s *JetStream) loadForward(ctx context.Context, subject string, after uint64) ([]Record, error) {
+// loadForward returns the events of subject above after with batch direct gets, page by
+// page. A replica that does not hold them all yet ends its answer early: the events up to
+// until (the subject's last, as the leader holds it; 0 if unknown) that it lacked are read
+// from the leader, one by one.
+func (s *JetStream) loadForward(ctx context.Context, subject string, after, until uint64) ([]Record, error) {
 	name, err := streamOf(subject)
 	if err != nil {
 		return nil, err
@@ -912,9 +988,24 @@ func (s *JetStream) loadForward(ctx context.Context, subject string, after uint6
 			more = m.Header.Get(numPendingHeader) != "0"
 		}
 		if got == 0 || !more {
-			return out, nil
+			break
 		}
 	}
+	for next <= until {
+		m, err := leaderread.Get(ctx, s.js, name, leaderread.Request{Seq: next, NextBySubj: subject})
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("eventstore: load %s: %w", subject, err)
+		}
+		if m.Sequence > until {
+			break
+		}
+		out = append(out, record(m.Sequence, m.Subject, m.Header, m.Data))
+		next = m.Sequence + 1
+	}
+	return out, nil
 }
 
 // LoadOrdered returns what Load returns, read with an ordered consumer filtered on subject

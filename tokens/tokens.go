@@ -19,6 +19,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/internal/leaderread"
 )
 
 // ErrNotFound means the token is unknown or expired.
@@ -26,9 +28,11 @@ var ErrNotFound = errors.New("tokens: unknown or expired token")
 
 // Bucket is a set of live tokens with a common lifetime.
 type Bucket struct {
-	kv  jetstream.KeyValue
-	nc  *nats.Conn
-	ttl time.Duration
+	kv   jetstream.KeyValue
+	js   jetstream.JetStream
+	nc   *nats.Conn
+	name string
+	ttl  time.Duration
 
 	memo     time.Duration
 	memoMu   sync.Mutex // guards memoized
@@ -67,12 +71,14 @@ func Open(ctx context.Context, js jetstream.JetStream, name string, ttl time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("open token bucket %s: %w", name, err)
 	}
-	return &Bucket{kv: kv, nc: js.Conn(), ttl: ttl}, nil
+	return &Bucket{kv: kv, js: js, nc: js.Conn(), name: name, ttl: ttl}, nil
 }
 
-// callTimeout bounds one read or write of the bucket: a sign-in or a request carrying a
-// token answers 503 soon rather than at the request's deadline.
-const callTimeout = 2 * time.Second
+// callTimeout bounds one read or write of the bucket, and a lookup's confirmation with
+// the leader: a sign-in or a request carrying a token answers 503 rather than wait for
+// the request's deadline (10 s), and a write during a leader election (a few seconds) is
+// not given up before a leader had a chance to answer.
+const callTimeout = 4 * time.Second
 
 // begin returns the context of one bucket call, or an error at once while NATS is away.
 func (b *Bucket) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
@@ -122,14 +128,22 @@ func (b *Bucket) Lookup(ctx context.Context, token string) ([]byte, error) {
 		return nil, err
 	}
 	defer cancel()
+	var value []byte
+	var created time.Time
 	e, err := b.kv.Get(ctx, k)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		// Any replica of the bucket answers a get, and a follower may not yet hold a token
+		// another api replica issued a moment ago: only the leader's "not found" is final.
+		if value, created, err = b.leaderGet(ctx, k); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, fmt.Errorf("look up token: %w", err)
+	default:
+		value, created = e.Value(), e.Created()
 	}
-	expires := e.Created().Add(b.ttl)
+	expires := created.Add(b.ttl)
 	if !now.Before(expires) {
 		return nil, ErrNotFound
 	}
@@ -142,11 +156,30 @@ func (b *Bucket) Lookup(ctx context.Context, token string) ([]byte, error) {
 		if expires.Before(until) {
 			until = expires
 		}
-		b.memoized[k] = memoEntry{value: e.Value(), until: until}
+		b.memoized[k] = memoEntry{value: value, until: until}
 		b.memoMu.Unlock()
 	}
-	return e.Value(), nil
+	return value, nil
 }
+
+// leaderGet reads key's value from the leader of the bucket's stream, with the time it was
+// stored; ErrNotFound if it has none or it was revoked.
+func (b *Bucket) leaderGet(ctx context.Context, k string) ([]byte, time.Time, error) {
+	m, err := leaderread.Get(ctx, b.js, "KV_"+b.name, leaderread.Request{LastBySubj: "$KV." + b.name + "." + k})
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("look up token: %w", err)
+	}
+	if op := m.Header.Get(kvOperationHeader); op != "" {
+		return nil, time.Time{}, ErrNotFound // a delete or purge marker
+	}
+	return m.Data, m.Time, nil
+}
+
+// kvOperationHeader marks a key-value bucket's delete and purge markers.
+const kvOperationHeader = "KV-Operation"
 
 // Revoke forgets token; revoking an unknown token is not an error.
 func (b *Bucket) Revoke(ctx context.Context, token string) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/casestream/casestream/cases"
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -81,6 +82,7 @@ var (
 	errAgentBlocked     = &agentError{http.StatusForbidden, 9001, "the user is blocked"}
 	errAgentThrottled   = &agentError{http.StatusTooManyRequests, 9002, "too many failed attempts for this client or address; retry after the Retry-After seconds"}
 	errVerificationBusy = &agentError{http.StatusServiceUnavailable, 9003, "credential verification is busy; retry after the Retry-After seconds"}
+	errOutcomeUnknown   = &agentError{http.StatusServiceUnavailable, 9004, "the change may or may not have been stored (NATS did not answer in time); read before retrying"}
 )
 
 // agentStatus is the one table from errors to the agent-impersonation API's answers.
@@ -128,6 +130,8 @@ func agentStatus(err error) *agentError {
 		return &agentError{http.StatusMethodNotAllowed, 0, "method not allowed"}
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return &agentError{http.StatusConflict, 0, err.Error()}
+	case errors.Is(err, eventstore.ErrOutcomeUnknown):
+		return errOutcomeUnknown
 	case errors.Is(err, projection.ErrNotCaughtUp):
 		return &agentError{http.StatusServiceUnavailable, 0, "the read model did not catch up in time; retry"}
 	case unavailable(err):

@@ -81,6 +81,10 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusMethodNotAllowed, "method", "notAllowed"
 	case errors.Is(err, cases.ErrTooManyConflicts):
 		return http.StatusConflict, "case", "concurrentModification"
+	case errors.Is(err, eventstore.ErrOutcomeUnknown):
+		// Unlike the other 503s, the change may have been made: a retry with the same
+		// Idempotency-Key finds it.
+		return http.StatusServiceUnavailable, "service", "outcomeUnknown"
 	case unavailable(err):
 		return http.StatusServiceUnavailable, "service", "unavailable"
 	}

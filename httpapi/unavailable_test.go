@@ -46,7 +46,6 @@ func TestUnavailableAnswers503WithRetryAfter(t *testing.T) {
 		{"projector behind", projection.ErrNotCaughtUp},
 		{"no projector", fmt.Errorf("%w: activeCases: %w", projection.ErrUnavailable, nats.ErrNoResponders)},
 		{"append not stored", fmt.Errorf("%w: cases.1: %w", eventstore.ErrNotStored, nats.ErrDisconnected)},
-		{"append outcome unknown", fmt.Errorf("%w: cases.1: %w", eventstore.ErrOutcomeUnknown, nats.ErrDisconnected)},
 		{"store closed", eventstore.ErrClosed},
 	}
 	surfaces := []struct {
@@ -93,6 +92,39 @@ func TestUnavailableAnswers503WithRetryAfter(t *testing.T) {
 			s.surface(errors.New("boom")).ServeHTTP(rec, httptest.NewRequest("GET", sf.path, nil))
 			if rec.Code != 500 || rec.Header().Get("Retry-After") != "" {
 				t.Errorf("got %d with Retry-After %q, want 500 without", rec.Code, rec.Header().Get("Retry-After"))
+			}
+		})
+	}
+}
+
+// TestOutcomeUnknownAnswersItsOwn503 checks that an append whose outcome the store could
+// not settle answers a 503 of its own on both surfaces, with Retry-After: the client must
+// not take it for a failure, unlike the other 503s.
+func TestOutcomeUnknownAnswersItsOwn503(t *testing.T) {
+	s := NewServer(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	err := fmt.Errorf("append to cases.1: %w", fmt.Errorf("%w: cases.1: %w", eventstore.ErrOutcomeUnknown, nats.ErrTimeout))
+	for _, tc := range []struct {
+		surface, path, body string
+	}{
+		{"operator", "/api/v4/cases", `{"errors":{"service":"outcomeUnknown"}}`},
+		{"agent", "/app/agents/u/activeCases", `{"errorCode":9004,"message":"` + errOutcomeUnknown.message + `"}`},
+	} {
+		t.Run(tc.surface, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			s.surface(err).ServeHTTP(rec, httptest.NewRequest("POST", tc.path, nil))
+			if rec.Code != 503 {
+				t.Errorf("got status %d, want 503", rec.Code)
+			}
+			if got := rec.Header().Get("Retry-After"); got != strconv.Itoa(RetryAfter) {
+				t.Errorf("got Retry-After %q, want %q", got, strconv.Itoa(RetryAfter))
+			}
+			var got, want any
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatalf("body %s: %v", rec.Body, err)
+			}
+			_ = json.Unmarshal([]byte(tc.body), &want)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("got body %s, want %s", rec.Body, tc.body)
 			}
 		})
 	}

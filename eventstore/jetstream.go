@@ -291,28 +291,44 @@ func (s *JetStream) Append(ctx context.Context, subject string, expected uint64,
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	select {
-	case res := <-req.done:
-		return observe(start, res)
-	case <-s.stopped:
-		// The committer answers everything it took before it stops.
+	// An Append still waiting for a batch shortly before the deadline is given up, so that
+	// the caller answers within it; one sent is awaited to the deadline, which its
+	// settling (refused) keeps.
+	var giveUp <-chan time.Time
+	if d, ok := ctx.Deadline(); ok {
+		t := time.NewTimer(time.Until(d.Add(-answerMargin)))
+		defer t.Stop()
+		giveUp = t.C
+	}
+	for {
 		select {
 		case res := <-req.done:
 			return observe(start, res)
-		default:
-			return 0, ErrClosed
+		case <-s.stopped:
+			// The committer answers everything it took before it stops.
+			select {
+			case res := <-req.done:
+				return observe(start, res)
+			default:
+				return 0, ErrClosed
+			}
+		case <-giveUp:
+			giveUp = nil
+			if req.state.CompareAndSwap(reqPending, reqAbandoned) {
+				return 0, fmt.Errorf("eventstore: append to %s not sent before the deadline: %w", subject, context.DeadlineExceeded)
+			}
+		case <-ctx.Done():
+			select {
+			case res := <-req.done:
+				return observe(start, res)
+			default:
+			}
+			if req.state.CompareAndSwap(reqPending, reqAbandoned) {
+				return 0, ctx.Err() // never published: the committer skips it
+			}
+			// Published, not settled yet: the caller must not answer that it failed.
+			return 0, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, subject, ctx.Err())
 		}
-	case <-ctx.Done():
-		select {
-		case res := <-req.done:
-			return res.seq, res.err
-		default:
-		}
-		if req.state.CompareAndSwap(reqPending, reqAbandoned) {
-			return 0, ctx.Err() // never published: the committer skips it
-		}
-		// Published, not settled yet: the caller must not answer that it failed.
-		return 0, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, subject, ctx.Err())
 	}
 }
 

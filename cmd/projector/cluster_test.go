@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nkeys"
 )
 
 // TestClusterTopology runs the production shape with real processes: three nats-server
@@ -33,39 +33,11 @@ func TestClusterTopology(t *testing.T) {
 	natsBin := build(t, bin, natsServerPkg)
 	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
 
-	clients := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	routes := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
-	var urls, routeURLs []string
-	for i := range clients {
-		urls = append(urls, "nats://"+clients[i])
-		routeURLs = append(routeURLs, "nats://"+routes[i])
-	}
-	// The identities' seeds, as an operator generates them; the servers get the public keys.
-	seeds := t.TempDir()
-	var env []string
-	for _, id := range []string{"service", "admin", "reader"} {
-		kp, err := nkeys.CreateUser()
-		if err != nil {
-			t.Fatal(err)
-		}
-		seed, _ := kp.Seed()
-		pub, _ := kp.PublicKey()
-		if err := os.WriteFile(filepath.Join(seeds, id+".nk"), append(seed, '\n'), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		env = append(env, "CASESTREAM_"+strings.ToUpper(id)+"_NKEY="+pub)
-	}
-	stops := make([]func(), 3)
-	for i := range clients {
-		host, port, _ := strings.Cut(clients[i], ":")
-		stops[i] = processEnv(t, env, natsBin, "-c", "../../deploy/nats-server.conf", "-a", host, "-p", port, "-js", "-sd", filepath.Join(t.TempDir(), "js"),
-			"-n", fmt.Sprintf("nats-%d", i+1), "--cluster_name", "casestream", "--cluster", routeURLs[i],
-			"--routes", strings.Join(routeURLs, ","))
-	}
-	natsURL := strings.Join(urls, ",")
+	nodes := startNATS(t, natsBin, 3)
+	natsURL := nodes.url()
 	// Anonymous clients are refused.
 	eventually.Check(t, 30*time.Second, 100*time.Millisecond, func() error {
-		nc, err := nats.Connect(urls[0])
+		nc, err := nats.Connect(nodes.urls[0])
 		if err == nil {
 			nc.Close()
 			t.Fatal("anonymous connection to the cluster: got nil error, want an authorization violation")
@@ -76,15 +48,7 @@ func TestClusterTopology(t *testing.T) {
 		return nil
 	})
 	// The test watches as the admin.
-	admin, err := nats.NkeyOptionFromSeed(filepath.Join(seeds, "admin.nk"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(natsURL, admin, nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
+	nc := nodes.connect(t, "admin")
 	js, _ := jetstream.New(nc)
 	eventually.Check(t, 60*time.Second, 100*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -98,11 +62,11 @@ func TestClusterTopology(t *testing.T) {
 
 	api1, api2 := freeAddr(t), freeAddr(t)
 	apiArgs := func(addr string) []string {
-		return []string{"-nats-url", natsURL, "-nats-nkey", filepath.Join(seeds, "service.nk"), "-addr", addr, "-replicas", "3", "-projector=false", "-directory", "../../examples/demo-directory.json"}
+		return []string{"-nats-url", natsURL, "-nats-nkey", nodes.seed("service"), "-addr", addr, "-replicas", "3", "-projector=false", "-directory", "../../examples/demo-directory.json"}
 	}
 	process(t, apiBin, apiArgs(api1)...)
 	process(t, apiBin, apiArgs(api2)...)
-	processEnv(t, []string{"CASESTREAM_NATS_NKEY=" + filepath.Join(seeds, "service.nk")}, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
+	processEnv(t, []string{"CASESTREAM_NATS_NKEY=" + nodes.seed("service")}, projBin, "-nats-url", natsURL, "-addr", "127.0.0.1:0")
 	for _, a := range []string{api1, api2} {
 		eventually.Check(t, 90*time.Second, 100*time.Millisecond, func() error {
 			st, b, err := call("GET", "http://"+a+"/readyz", "", nil)
@@ -123,7 +87,7 @@ func TestClusterTopology(t *testing.T) {
 	// The service and the reader may not delete the log; it is there afterwards with every
 	// event (the api appended the directory's).
 	for _, id := range []string{"service", "reader"} {
-		auth, err := nats.NkeyOptionFromSeed(filepath.Join(seeds, id+".nk"))
+		auth, err := nats.NkeyOptionFromSeed(nodes.seed(id))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,8 +146,18 @@ func TestClusterTopology(t *testing.T) {
 
 	round := func(name string, failover bool) {
 		t.Helper()
-		// Open on api-2 with api-1's session, assign on api-1, list on api-2.
-		st, b, err := call("POST", "http://"+api2+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, cookie)
+		// Open on api-2 with api-1's session, assign on api-1, list on api-2. While the
+		// cluster elects new leaders for what the stopped node led, a write may answer 503
+		// with Retry-After: the client retries it, with the same Idempotency-Key, as the
+		// contract says. With three nodes up, there is nothing to retry.
+		write := func(method, u, body string) (int, string, error) {
+			hdr := map[string]string{"Cookie": cookie["Cookie"], "Idempotency-Key": uuid.NewString()}
+			if !failover {
+				return call(method, u, body, hdr)
+			}
+			return callAsClient(t, 30*time.Second, method, u, body, hdr)
+		}
+		st, b, err := write("POST", "http://"+api2+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`)
 		if err != nil || st != 201 {
 			t.Fatalf("%s: create on api-2 with api-1's session: %d %s %v", name, st, b, err)
 		}
@@ -194,7 +168,7 @@ func TestClusterTopology(t *testing.T) {
 			} `json:"case"`
 		}
 		_ = json.Unmarshal([]byte(b), &created)
-		if st, b, err = call("PUT", fmt.Sprintf("http://%s/api/v4/cases/%d/assignment?%s", api1, created.Case.ID, tp), `{"email":"alice@example.com"}`, cookie); err != nil || st != 201 {
+		if st, b, err = write("PUT", fmt.Sprintf("http://%s/api/v4/cases/%d/assignment?%s", api1, created.Case.ID, tp), `{"email":"alice@example.com"}`); err != nil || st != 201 {
 			t.Fatalf("%s: assign on api-1: %d %s %v", name, st, b, err)
 		}
 		listed := func() error {
@@ -216,7 +190,9 @@ func TestClusterTopology(t *testing.T) {
 		eventually.Check(t, 30*time.Second, 100*time.Millisecond, listed)
 	}
 	round("three nodes", false)
-	stops[2]()
+	if _, err := nodes.procs[nodes.names[2]].signal(os.Interrupt, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	round("one node down", true)
 	round("one node down, settled", false)
 }

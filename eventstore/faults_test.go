@@ -195,3 +195,63 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAnswersByItsDeadline holds the committer's first batch, with one Append taken
+// for it, past that Append's deadline, while a second Append waits in the queue: the first,
+// which may yet be stored, answers ErrOutcomeUnknown (and is stored once the batch goes);
+// the second gives up unsent before its deadline with a plain deadline error, and is never
+// stored.
+func TestAppendAnswersByItsDeadline(t *testing.T) {
+	forVariants(t, func(t *testing.T, opts JetStreamOptions) {
+		holding, release := make(chan struct{}), make(chan struct{})
+		s, _ := heldStore(t, opts, func(*JetStream, int) {
+			close(holding)
+			<-release
+		})
+		type answer struct {
+			seq uint64
+			err error
+		}
+		appendBy := func(e events.Envelope, d time.Duration) <-chan answer {
+			out := make(chan answer, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), d)
+				defer cancel()
+				seq, err := s.Append(ctx, e.Subject, 0, []events.Envelope{e})
+				out <- answer{seq, err}
+			}()
+			return out
+		}
+		sent, queued := note(events.CaseSubject(1), "sent"), note(events.CaseSubject(2), "queued")
+		sentAnswer := appendBy(sent, answerMargin+500*time.Millisecond)
+		<-holding
+		queuedAnswer := appendBy(queued, answerMargin+500*time.Millisecond)
+		if a := <-queuedAnswer; !errors.Is(a.err, context.DeadlineExceeded) || errors.Is(a.err, ErrOutcomeUnknown) {
+			t.Errorf("Append still queued at its deadline: got %v, want a deadline error that is not %v", a.err, ErrOutcomeUnknown)
+		}
+		if a := <-sentAnswer; !errors.Is(a.err, ErrOutcomeUnknown) {
+			t.Errorf("Append taken for a batch, unanswered at its deadline: got %v, want %v", a.err, ErrOutcomeUnknown)
+		}
+		close(release)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// The committer goes on: a later Append is stored after both were dealt with.
+		later := note(events.CaseSubject(3), "later")
+		if _, err := s.Append(ctx, later.Subject, 0, []events.Envelope{later}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			env  events.Envelope
+			want int
+		}{{sent, 1}, {queued, 0}} {
+			recs, err := s.Load(ctx, tc.env.Subject, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs) != tc.want {
+				t.Errorf("%s: got %d events in the log, want %d", tc.env.Data, len(recs), tc.want)
+			}
+		}
+	})
+}

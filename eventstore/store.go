@@ -41,10 +41,11 @@ var (
 	// ErrNotStored means the append was not stored, and will not be, because NATS or the
 	// stream was unavailable when it was to be sent: nothing was sent. Retry later.
 	ErrNotStored = errors.New("eventstore: append not stored, NATS unavailable")
-	// ErrOutcomeUnknown means the append's acknowledgement was lost and NATS stayed away for
-	// longer than the store tries to settle it (JetStreamOptions.ResolveWait): it may have
-	// been stored. A retry with the same event ids (an Idempotency-Key) is recognised as a
-	// duplicate if it was.
+	// ErrOutcomeUnknown means the append was sent but its outcome could not be settled
+	// before the caller's deadline (JetStreamOptions.ResolveWait without one): its
+	// acknowledgement was lost and NATS stayed away, or the stream had no leader, for that
+	// long. It may have been stored, or be stored still. A retry with the same event ids (an
+	// Idempotency-Key) is recognised as a duplicate if it was.
 	ErrOutcomeUnknown = errors.New("eventstore: append's acknowledgement lost, outcome unknown")
 )
 

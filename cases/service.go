@@ -29,8 +29,9 @@ var ErrUnreadable = errors.New("cases: the case has an event that cannot be deco
 var ErrEventTooLarge = errors.New("cases: event larger than the server accepts")
 
 // ErrTooManyConflicts means a command lost the race for a case's next sequence more often
-// than the retry bound allows.
-var ErrTooManyConflicts = errors.New("cases: too many concurrent changes")
+// than the retry bound allows. It is eventstore.ErrTooManyConflicts, which the directory's
+// commands return too.
+var ErrTooManyConflicts = eventstore.ErrTooManyConflicts
 
 // IDs allocates case and ticket numbers.
 type IDs interface {

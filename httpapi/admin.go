@@ -133,7 +133,7 @@ func adminStatus(err error) (int, adminErrorBody) {
 		return http.StatusMethodNotAllowed, adminErrorBody{"methodNotAllowed", "method not allowed", ""}
 	case errors.Is(err, directory.ErrVersionMismatch):
 		return http.StatusPreconditionFailed, adminErrorBody{"versionMismatch", "the entity changed since the version in If-Match", "If-Match"}
-	case errors.Is(err, directory.ErrTooManyConflicts):
+	case errors.Is(err, eventstore.ErrTooManyConflicts):
 		return http.StatusConflict, adminErrorBody{"concurrentModification", "the entity kept changing; try again", ""}
 	case errors.Is(err, errBodyContentType):
 		return http.StatusUnsupportedMediaType, adminErrorBody{"unsupportedContentType", "the body must be application/json", ""}

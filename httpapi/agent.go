@@ -15,6 +15,7 @@ import (
 	"github.com/casestream/casestream/cases"
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -68,6 +69,7 @@ var (
 	errUnknownCase      = &agentError{http.StatusNotFound, 0, "no such case"}
 	errCaseUnreadable   = &agentError{http.StatusConflict, 0, "the case has an event this service cannot read"}
 	errEventTooLarge    = &agentError{http.StatusRequestEntityTooLarge, 0, "the request would make an event larger than the server accepts"}
+	errConcurrent       = &agentError{http.StatusConflict, 0, "the case or the agent kept changing under the request; retry"}
 	errUnknownService   = &agentError{http.StatusNotFound, 0, "no such service"}
 	errUnitIDMissing    = &agentError{http.StatusBadRequest, 0, "unitId is required"}
 	errInboxNotInSpace  = &agentError{http.StatusBadRequest, 0, "inboxId is not an inbox of the current workspace"}
@@ -126,8 +128,8 @@ func agentStatus(err error) *agentError {
 		return &agentError{http.StatusNotFound, 0, "no such route"}
 	case errors.Is(err, errMethodNotAllowed):
 		return &agentError{http.StatusMethodNotAllowed, 0, "method not allowed"}
-	case errors.Is(err, cases.ErrTooManyConflicts):
-		return &agentError{http.StatusConflict, 0, err.Error()}
+	case errors.Is(err, eventstore.ErrTooManyConflicts):
+		return errConcurrent
 	case errors.Is(err, projection.ErrNotCaughtUp):
 		return &agentError{http.StatusServiceUnavailable, 0, "the read model did not catch up in time; retry"}
 	case unavailable(err):
@@ -213,10 +215,7 @@ func (s *Server) selectUnit(w http.ResponseWriter, r *http.Request, a agentCall)
 		return errUnitIDMissing
 	}
 	m := a.meta(r)
-	err := directory.SelectUnit(r.Context(), s.cfg.Store, s.cfg.Directory, events.Meta{
-		ID: s.cfg.NewID(), OccurredAt: time.Now(), Actor: m.Actor, CorrelationID: m.CorrelationID,
-	}, a.agent.UserID, body.UnitID)
-	if err != nil {
+	if err := s.agents.SelectUnit(r.Context(), m.Actor, m.CorrelationID, a.agent.UserID, body.UnitID); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.agentState(a.agent))

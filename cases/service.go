@@ -178,7 +178,19 @@ type Decider func(c *aggregate.Case) ([]events.Event, error)
 
 // Execute runs a command on an existing or new case and returns the case's state after it.
 // A command that returns no event writes nothing. A decider's error is returned as it is.
+//
+// An id that cannot be a case's (0 or less, as a caller passes for a path that names no
+// case) is decided against the zero Case, as a case that does not exist is: a command's
+// rules on its request then come first, in the command's own order, and it is refused by
+// its own rule on the case (ErrNotFound if it has none). Nothing is read or written.
 func (s *Service) Execute(ctx context.Context, id int64, meta Meta, decide Decider) (aggregate.Case, error) {
+	if id <= 0 {
+		var none aggregate.Case
+		if _, err := decide(&none); err != nil {
+			return aggregate.Case{}, err
+		}
+		return aggregate.Case{}, ErrNotFound
+	}
 	return s.execute(ctx, id, meta, decide, false)
 }
 

@@ -171,6 +171,39 @@ func TestUnknownCase(t *testing.T) {
 	}
 }
 
+// TestExecuteOnNoCase runs commands on ids that cannot be a case's: the command decides
+// against the zero Case, so that its own refusal comes first, and nothing is written even
+// when it decides events.
+func TestExecuteOnNoCase(t *testing.T) {
+	errRequest := errors.New("request refused")
+	tests := []struct {
+		name   string
+		id     int64
+		decide Decider
+		want   error
+	}{
+		{"request refused", 0, func(*aggregate.Case) ([]events.Event, error) { return nil, errRequest }, errRequest},
+		{"case rule", -3, func(c *aggregate.Case) ([]events.Event, error) {
+			return c.Assign(testDirectory(1), events.Operator{}, "op0@example.com", "")
+		}, aggregate.ErrCaseInvalidID},
+		{"events decided", 0, func(c *aggregate.Case) ([]events.Event, error) { return c.AddNote("x") }, ErrNotFound},
+		{"nothing decided", 0, func(*aggregate.Case) ([]events.Event, error) { return nil, nil }, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := eventstore.NewMemory()
+			svc := NewService(store, &counterIDs{}, Options{})
+			_, err := svc.Execute(context.Background(), tt.id, system, tt.decide)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+			if n := store.LastSeq(); n != 0 {
+				t.Errorf("got %d events stored, want 0", n)
+			}
+		})
+	}
+}
+
 func TestCacheEvictionKeepsCorrectness(t *testing.T) {
 	store := eventstore.NewMemory()
 	svc := NewService(store, &counterIDs{}, Options{CacheSize: 4})

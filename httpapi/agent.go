@@ -108,10 +108,12 @@ func agentStatus(err error) *agentError {
 		return errUnknownUser
 	case errors.Is(err, directory.ErrUnitNotAllowed):
 		return errUnitNotAllowed
-	case errors.Is(err, projection.ErrNoCurrentUnit):
+	case errors.Is(err, projection.ErrNoCurrentUnit), errors.Is(err, aggregate.ErrNoCurrentUnit):
 		return errNoCurrentUnit
-	case errors.Is(err, projection.ErrNoWorkspace):
+	case errors.Is(err, projection.ErrNoWorkspace), errors.Is(err, aggregate.ErrNoWorkspace):
 		return errNoWorkspace
+	case errors.Is(err, aggregate.ErrInboxNotInWorkspace):
+		return errInboxNotInSpace
 	case errors.Is(err, cases.ErrNotFound):
 		return errUnknownCase
 	case errors.Is(err, cases.ErrUnreadable):
@@ -261,10 +263,6 @@ func (s *Server) activeCases(w http.ResponseWriter, r *http.Request, a agentCall
 	return nil
 }
 
-// startNextLimit is how many waiting candidates start-next tries: others may take the
-// oldest ones at the same moment.
-const startNextLimit = 16
-
 func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) error {
 	var body struct {
 		InboxID       string `json:"inboxId"`
@@ -278,48 +276,22 @@ func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) 
 	if err := checkFields(field{"inboxId", body.InboxID, MaxCodeLen}, field{"workstationId", body.WorkstationID, MaxCodeLen}); err != nil {
 		return err
 	}
-	unitID, wsID := s.cfg.Directory.AgentState(a.agent.UserID)
-	if unitID == "" {
-		return errNoCurrentUnit
-	}
-	ws, ok := s.cfg.Directory.Workspace(wsID)
-	if !ok {
-		return errNoWorkspace
-	}
-	inboxes := ws.InboxIDs
-	if body.InboxID != "" {
-		if !slices.Contains(ws.InboxIDs, body.InboxID) {
-			return errInboxNotInSpace
-		}
-		inboxes = []string{body.InboxID}
-	}
-	var groups []string
-	for _, g := range s.cfg.Directory.GroupsOf(a.agent.UserID) {
-		groups = append(groups, g.Name)
-	}
-	minCases, minDir, err := s.positions(r.Context())
+	started, ok, err := s.cfg.Cases.StartNext(r.Context(), a.meta(r), s.cfg.Directory,
+		func(ctx context.Context, q aggregate.Queues, limit int) ([]int64, error) {
+			minCases, minDir, err := s.positions(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return s.cfg.AgentQueries.NextWaiting(ctx, q.InboxIDs, q.Groups, limit, minCases, minDir)
+		}, a.agent.UserID, body.InboxID, body.WorkstationID)
 	if err != nil {
 		return err
 	}
-	candidates, err := s.cfg.AgentQueries.NextWaiting(r.Context(), inboxes, groups, startNextLimit, minCases, minDir)
-	if err != nil {
-		return err
-	}
-	for _, id := range candidates {
-		var queued time.Time
-		c, err := s.cfg.Cases.Execute(r.Context(), id, a.meta(r), func(c *aggregate.Case) ([]events.Event, error) {
-			queued = c.StatusDate
-			return c.StartService(a.agent.UserID, body.WorkstationID)
-		})
-		if errors.Is(err, aggregate.ErrWrongStatus) || errors.Is(err, cases.ErrUnreadable) {
-			continue // taken by someone else since the projection saw it, or unreadable
-		}
-		if err != nil {
-			return err
-		}
+	if ok {
+		c := &started.Case
 		return writeJSON(w, http.StatusOK, map[string]any{
 			"caseId": c.CaseID, "status": c.Status, "statusDate": stamp(c.StatusDate),
-			"queueTimestamp": stamp(queued), "ticket": c.Ticket, "onlineMeeting": nil,
+			"queueTimestamp": stamp(started.Queued), "ticket": c.Ticket, "onlineMeeting": nil,
 		})
 	}
 	w.WriteHeader(http.StatusNoContent)

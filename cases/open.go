@@ -2,7 +2,6 @@ package cases
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -14,68 +13,22 @@ import (
 	"github.com/casestream/casestream/events"
 )
 
-// OpenRequest is a new case, with its service type and service already resolved from the
-// directory.
-type OpenRequest struct {
-	ServiceType events.ServiceType
-	Service     events.Service
-	// Status is the status the case opens in: Waiting (the default) or Pending.
-	Status             string
-	Channel            string
-	EntryMode          string
-	Language           string
-	Customer           *events.Customer
-	ContactPhoneNumber string
-	ContactEmail       string
-	// Resolution must be empty: a case opens unresolved.
-	Resolution string
-	// Comments become the case's first notes, numbered from 1; blank ones are skipped.
-	Comments []string
-	CaseData json.RawMessage
-}
+// OpenRequest is a new case: aggregate.OpenRequest, which Open decides.
+type OpenRequest = aggregate.OpenRequest
 
 // errExists would mean an id was handed out twice; the allocator makes that impossible.
 var errExists = errors.New("cases: case instance id already in use")
 
-// Open opens a new case in its service's inbox, routed to its type's operator group if the
-// type has one, with a fresh caseInstanceId, caseId and ticket number.
+// Open opens a new case as aggregate.Open decides it, with a fresh caseInstanceId, caseId
+// and ticket number.
 func (s *Service) Open(ctx context.Context, meta Meta, req OpenRequest) (aggregate.Case, error) {
-	switch req.Status {
-	case "":
-		req.Status = events.StatusWaiting
-	case events.StatusWaiting, events.StatusPending:
-	default:
-		return aggregate.Case{}, aggregate.ErrInitialStatus
-	}
-	if req.Resolution != "" {
-		return aggregate.Case{}, aggregate.ErrInitialResolution
-	}
-	var notes []events.Note
-	for i, d := range aggregate.Comments(req.Comments) {
-		notes = append(notes, events.Note{NoteID: i + 1, Description: d})
+	opened, err := aggregate.Open(req)
+	if err != nil {
+		return aggregate.Case{}, err
 	}
 	// The event is measured before an id is spent on it, with the widest values the ids
 	// and the time can take: an event too large for the server costs no id.
-	opened := events.CaseOpened{
-		CaseInstanceID:     math.MaxInt64,
-		CaseID:             uuid.Nil.String(),
-		ServiceTypeID:      req.ServiceType.ServiceTypeID,
-		ServiceCategoryID:  req.ServiceType.ServiceCategoryID,
-		ServiceID:          req.Service.ServiceID,
-		UnitID:             req.Service.UnitID,
-		InboxID:            req.Service.InboxID,
-		Status:             req.Status,
-		AssignedGroup:      req.ServiceType.OperatorGroup,
-		Ticket:             events.Ticket{Prefix: req.Service.TicketPrefix, Number: math.MaxInt},
-		Channel:            req.Channel,
-		EntryMode:          req.EntryMode,
-		Language:           req.Language,
-		Customer:           req.Customer,
-		ContactPhoneNumber: req.ContactPhoneNumber,
-		ContactEmail:       req.ContactEmail,
-		Comments:           notes,
-		CaseData:           req.CaseData,
-	}
+	opened.CaseInstanceID, opened.CaseID, opened.Ticket.Number = math.MaxInt64, uuid.Nil.String(), math.MaxInt
 	if s.opts.MaxEventBytes > 0 && openedBound(&opened, meta) > s.opts.MaxEventBytes {
 		widest, err := events.Wrap(events.Meta{
 			ID: uuid.Nil.String(), Subject: events.CaseSubject(math.MaxInt64), Actor: meta.Actor, CorrelationID: meta.CorrelationID,
@@ -92,7 +45,7 @@ func (s *Service) Open(ctx context.Context, meta Meta, req OpenRequest) (aggrega
 	if err != nil {
 		return aggregate.Case{}, fmt.Errorf("allocate case id: %w", err)
 	}
-	number, err := s.ids.NextTicketNumber(ctx, req.Service.UnitID, s.opts.Now().UTC())
+	number, err := s.ids.NextTicketNumber(ctx, opened.UnitID, s.opts.Now().UTC())
 	if err != nil {
 		return aggregate.Case{}, fmt.Errorf("allocate ticket number: %w", err)
 	}

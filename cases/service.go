@@ -29,8 +29,9 @@ var ErrUnreadable = errors.New("cases: the case has an event that cannot be deco
 var ErrEventTooLarge = errors.New("cases: event larger than the server accepts")
 
 // ErrTooManyConflicts means a command lost the race for a case's next sequence more often
-// than the retry bound allows.
-var ErrTooManyConflicts = errors.New("cases: too many concurrent changes")
+// than the retry bound allows. It is eventstore.ErrTooManyConflicts, which the directory's
+// commands return too.
+var ErrTooManyConflicts = eventstore.ErrTooManyConflicts
 
 // IDs allocates case and ticket numbers.
 type IDs interface {
@@ -177,7 +178,19 @@ type Decider func(c *aggregate.Case) ([]events.Event, error)
 
 // Execute runs a command on an existing or new case and returns the case's state after it.
 // A command that returns no event writes nothing. A decider's error is returned as it is.
+//
+// An id that cannot be a case's (0 or less, as a caller passes for a path that names no
+// case) is decided against the zero Case, as a case that does not exist is: a command's
+// rules on its request then come first, in the command's own order, and it is refused by
+// its own rule on the case (ErrNotFound if it has none). Nothing is read or written.
 func (s *Service) Execute(ctx context.Context, id int64, meta Meta, decide Decider) (aggregate.Case, error) {
+	if id <= 0 {
+		var none aggregate.Case
+		if _, err := decide(&none); err != nil {
+			return aggregate.Case{}, err
+		}
+		return aggregate.Case{}, ErrNotFound
+	}
 	return s.execute(ctx, id, meta, decide, false)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,6 +172,39 @@ func TestUnknownCase(t *testing.T) {
 	}
 }
 
+// TestExecuteOnNoCase runs commands on ids that cannot be a case's: the command decides
+// against the zero Case, so that its own refusal comes first, and nothing is written even
+// when it decides events.
+func TestExecuteOnNoCase(t *testing.T) {
+	errRequest := errors.New("request refused")
+	tests := []struct {
+		name   string
+		id     int64
+		decide Decider
+		want   error
+	}{
+		{"request refused", 0, func(*aggregate.Case) ([]events.Event, error) { return nil, errRequest }, errRequest},
+		{"case rule", -3, func(c *aggregate.Case) ([]events.Event, error) {
+			return c.Assign(testDirectory(1), events.Operator{}, "op0@example.com", "")
+		}, aggregate.ErrCaseInvalidID},
+		{"events decided", 0, func(c *aggregate.Case) ([]events.Event, error) { return c.AddNote("x") }, ErrNotFound},
+		{"nothing decided", 0, func(*aggregate.Case) ([]events.Event, error) { return nil, nil }, ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := eventstore.NewMemory()
+			svc := NewService(store, &counterIDs{}, Options{})
+			_, err := svc.Execute(context.Background(), tt.id, system, tt.decide)
+			if !errors.Is(err, tt.want) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+			if n := store.LastSeq(); n != 0 {
+				t.Errorf("got %d events stored, want 0", n)
+			}
+		})
+	}
+}
+
 func TestCacheEvictionKeepsCorrectness(t *testing.T) {
 	store := eventstore.NewMemory()
 	svc := NewService(store, &counterIDs{}, Options{CacheSize: 4})
@@ -216,3 +250,60 @@ func TestOpenNeverOverwritesAnExistingCase(t *testing.T) {
 		t.Fatalf("case 7 has %d events, want 1", len(recs))
 	}
 }
+
+// TestStartNext runs start-next over candidates the read model could still list: one taken
+// already, one unknown, then two waiting. The first waiting one is started, at the fixed
+// clock's time, and its queue time is when it became Waiting; with none left, nothing is.
+func TestStartNext(t *testing.T) {
+	ctx := context.Background()
+	opened := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := opened
+	svc := NewService(eventstore.NewMemory(), &counterIDs{}, Options{Now: func() time.Time { return now }})
+	taken, first, second := openOne(t, svc), openOne(t, svc), openOne(t, svc)
+	now = opened.Add(time.Minute)
+	if _, err := svc.Execute(ctx, taken.CaseInstanceID, system, func(c *aggregate.Case) ([]events.Event, error) {
+		return c.StartService("other", "")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dir := startNextDirectory{}
+	var asked aggregate.Queues
+	waiting := func(ids ...int64) Waiting {
+		return func(_ context.Context, q aggregate.Queues, limit int) ([]int64, error) {
+			asked = q
+			if limit != StartNextLimit {
+				t.Errorf("limit: got %d, want %d", limit, StartNextLimit)
+			}
+			return ids, nil
+		}
+	}
+	now = opened.Add(2 * time.Minute)
+	got, ok, err := svc.StartNext(ctx, system, dir, waiting(taken.CaseInstanceID, 999, first.CaseInstanceID, second.CaseInstanceID), "agent", "i1", "desk")
+	if err != nil || !ok {
+		t.Fatalf("got %v, %v, want a started case", ok, err)
+	}
+	if got.Case.CaseInstanceID != first.CaseInstanceID || got.Case.Status != events.StatusActive || got.Case.LockedBy != "agent" {
+		t.Errorf("got case %d %s locked by %q, want %d Active locked by agent", got.Case.CaseInstanceID, got.Case.Status, got.Case.LockedBy, first.CaseInstanceID)
+	}
+	if !got.Queued.Equal(opened) || !got.Case.StatusDate.Equal(now) {
+		t.Errorf("got queued %v, status date %v, want %v, %v", got.Queued, got.Case.StatusDate, opened, now)
+	}
+	if want := (aggregate.Queues{InboxIDs: []string{"i1"}}); !slices.Equal(asked.InboxIDs, want.InboxIDs) {
+		t.Errorf("queues: got %+v, want %+v", asked, want)
+	}
+	if _, ok, err := svc.StartNext(ctx, system, dir, waiting(taken.CaseInstanceID, first.CaseInstanceID), "agent", "", ""); ok || err != nil {
+		t.Errorf("got %v, %v, want nothing started", ok, err)
+	}
+	if _, _, err := svc.StartNext(ctx, system, dir, waiting(), "agent", "i9", ""); !errors.Is(err, aggregate.ErrInboxNotInWorkspace) {
+		t.Errorf("got %v, want %v", err, aggregate.ErrInboxNotInWorkspace)
+	}
+}
+
+// startNextDirectory puts every agent in unit u1, workspace w1 of inboxes i1 and i2.
+type startNextDirectory struct{}
+
+func (startNextDirectory) AgentState(string) (string, string) { return "u1", "w1" }
+func (startNextDirectory) Workspace(id string) (events.Workspace, bool) {
+	return events.Workspace{WorkspaceID: id, InboxIDs: []string{"i1", "i2"}}, id == "w1"
+}
+func (startNextDirectory) GroupsOf(string) []events.OperatorGroup { return nil }

@@ -18,6 +18,30 @@ var (
 	ErrUnitNotAllowed = errors.New("directory: unit not allowed")
 )
 
+// Agents runs the agent-impersonation API's directory commands. It stamps their events with
+// its clock and ids (BootstrapOptions' Now and NewID, injected so that tests fix them), and
+// appends them through the decide-append loop that Bootstrap and Admin use: a subject that
+// keeps changing under it ends in ErrTooManyConflicts, as a case does.
+type Agents struct {
+	store eventstore.Store
+	d     *Directory
+	opts  BootstrapOptions
+}
+
+// NewAgents returns Agents appending to store and deciding against d. opts.Actor and
+// opts.BcryptCost are not used: each command names its actor, and sets no secret.
+func NewAgents(store eventstore.Store, d *Directory, opts BootstrapOptions) *Agents {
+	return &Agents{store: store, d: d, opts: opts.withDefaults()}
+}
+
+// SelectUnit is SelectUnit on a's store and directory, made by actor under correlationID at
+// the time of a's clock.
+func (a *Agents) SelectUnit(ctx context.Context, actor events.Actor, correlationID, userID, unitID string) error {
+	return SelectUnit(ctx, a.store, a.d, events.Meta{
+		ID: a.opts.NewID(), OccurredAt: a.opts.Now(), Actor: actor, CorrelationID: correlationID,
+	}, userID, unitID)
+}
+
 // SelectUnit makes unitID the current unit of the agent userID: it appends
 // AgentUnitSelected on the agent's subject and applies it to d. Selecting the current unit
 // again writes nothing. meta's ID, OccurredAt, Actor and CorrelationID are the caller's;

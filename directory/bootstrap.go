@@ -47,8 +47,10 @@ func (o BootstrapOptions) withDefaults() BootstrapOptions {
 // writer appended to it in between, which during a bootstrap happens a few times at most.
 const maxAttempts = 5
 
-// ErrTooManyConflicts is returned when a subject kept changing under an append.
-var ErrTooManyConflicts = errors.New("directory: too many concurrent changes")
+// ErrTooManyConflicts is returned when a subject kept changing under an append, or a
+// secret under its compare-and-set. It is eventstore.ErrTooManyConflicts, which the case
+// commands return too.
+var ErrTooManyConflicts = eventstore.ErrTooManyConflicts
 
 // Bootstrap makes the directory hold what f defines: for each entry, in file order (units,
 // inboxes, workspaces, services, service categories, service types, operators, groups,

@@ -38,6 +38,11 @@ var (
 	// ErrDuplicate means the events were already stored by an earlier attempt of the same
 	// append (same event ids). Nothing new was written; reload to see them.
 	ErrDuplicate = errors.New("eventstore: duplicate append")
+	// ErrTooManyConflicts means a command lost the race for a subject's next sequence
+	// (ErrConflict) more often than its decide-append loop allows: the subject is changing
+	// under it, and the caller may try again. The loops over both streams (the case commands
+	// and the directory's) return this one error, so that each API surface maps it once.
+	ErrTooManyConflicts = errors.New("eventstore: too many concurrent changes")
 	// ErrNotStored means the append was not stored, and will not be, because NATS or the
 	// stream was unavailable when it was to be sent: nothing was sent. Retry later.
 	ErrNotStored = errors.New("eventstore: append not stored, NATS unavailable")

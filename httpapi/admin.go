@@ -133,7 +133,7 @@ func adminStatus(err error) (int, adminErrorBody) {
 		return http.StatusMethodNotAllowed, adminErrorBody{"methodNotAllowed", "method not allowed", ""}
 	case errors.Is(err, directory.ErrVersionMismatch):
 		return http.StatusPreconditionFailed, adminErrorBody{"versionMismatch", "the entity changed since the version in If-Match", "If-Match"}
-	case errors.Is(err, directory.ErrTooManyConflicts):
+	case errors.Is(err, eventstore.ErrTooManyConflicts):
 		return http.StatusConflict, adminErrorBody{"concurrentModification", "the entity kept changing; try again", ""}
 	case errors.Is(err, errBodyContentType):
 		return http.StatusUnsupportedMediaType, adminErrorBody{"unsupportedContentType", "the body must be application/json", ""}
@@ -141,6 +141,8 @@ func adminStatus(err error) (int, adminErrorBody) {
 		return http.StatusRequestEntityTooLarge, adminErrorBody{"bodyTooLarge", "the body is over 1 MiB", ""}
 	case errors.Is(err, errBodyMalformed):
 		return http.StatusBadRequest, adminErrorBody{"malformedBody", "the body is not one JSON object", ""}
+	case errors.Is(err, eventstore.ErrOutcomeUnknown):
+		return http.StatusServiceUnavailable, adminErrorBody{"outcomeUnknown", "the change was sent but NATS did not say before the deadline whether it was stored; read the entity before retrying", ""}
 	case errors.Is(err, directory.ErrBusy), unavailable(err):
 		return http.StatusServiceUnavailable, adminErrorBody{"unavailable", "the service cannot answer now; try again", ""}
 	}

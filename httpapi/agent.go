@@ -69,6 +69,7 @@ var (
 	errUnknownCase      = &agentError{http.StatusNotFound, 0, "no such case"}
 	errCaseUnreadable   = &agentError{http.StatusConflict, 0, "the case has an event this service cannot read"}
 	errEventTooLarge    = &agentError{http.StatusRequestEntityTooLarge, 0, "the request would make an event larger than the server accepts"}
+	errConcurrent       = &agentError{http.StatusConflict, 0, "the case or the agent kept changing under the request; retry"}
 	errUnknownService   = &agentError{http.StatusNotFound, 0, "no such service"}
 	errUnitIDMissing    = &agentError{http.StatusBadRequest, 0, "unitId is required"}
 	errInboxNotInSpace  = &agentError{http.StatusBadRequest, 0, "inboxId is not an inbox of the current workspace"}
@@ -108,10 +109,12 @@ func agentStatus(err error) *agentError {
 		return errUnknownUser
 	case errors.Is(err, directory.ErrUnitNotAllowed):
 		return errUnitNotAllowed
-	case errors.Is(err, projection.ErrNoCurrentUnit):
+	case errors.Is(err, projection.ErrNoCurrentUnit), errors.Is(err, aggregate.ErrNoCurrentUnit):
 		return errNoCurrentUnit
-	case errors.Is(err, projection.ErrNoWorkspace):
+	case errors.Is(err, projection.ErrNoWorkspace), errors.Is(err, aggregate.ErrNoWorkspace):
 		return errNoWorkspace
+	case errors.Is(err, aggregate.ErrInboxNotInWorkspace):
+		return errInboxNotInSpace
 	case errors.Is(err, cases.ErrNotFound):
 		return errUnknownCase
 	case errors.Is(err, cases.ErrUnreadable):
@@ -128,8 +131,8 @@ func agentStatus(err error) *agentError {
 		return &agentError{http.StatusNotFound, 0, "no such route"}
 	case errors.Is(err, errMethodNotAllowed):
 		return &agentError{http.StatusMethodNotAllowed, 0, "method not allowed"}
-	case errors.Is(err, cases.ErrTooManyConflicts):
-		return &agentError{http.StatusConflict, 0, err.Error()}
+	case errors.Is(err, eventstore.ErrTooManyConflicts):
+		return errConcurrent
 	case errors.Is(err, eventstore.ErrOutcomeUnknown):
 		return errOutcomeUnknown
 	case errors.Is(err, projection.ErrNotCaughtUp):
@@ -217,10 +220,7 @@ func (s *Server) selectUnit(w http.ResponseWriter, r *http.Request, a agentCall)
 		return errUnitIDMissing
 	}
 	m := a.meta(r)
-	err := directory.SelectUnit(r.Context(), s.cfg.Store, s.cfg.Directory, events.Meta{
-		ID: s.cfg.NewID(), OccurredAt: time.Now(), Actor: m.Actor, CorrelationID: m.CorrelationID,
-	}, a.agent.UserID, body.UnitID)
-	if err != nil {
+	if err := s.agents.SelectUnit(r.Context(), m.Actor, m.CorrelationID, a.agent.UserID, body.UnitID); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, s.agentState(a.agent))
@@ -266,10 +266,6 @@ func (s *Server) activeCases(w http.ResponseWriter, r *http.Request, a agentCall
 	return nil
 }
 
-// startNextLimit is how many waiting candidates start-next tries: others may take the
-// oldest ones at the same moment.
-const startNextLimit = 16
-
 func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) error {
 	var body struct {
 		InboxID       string `json:"inboxId"`
@@ -283,48 +279,22 @@ func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) 
 	if err := checkFields(field{"inboxId", body.InboxID, MaxCodeLen}, field{"workstationId", body.WorkstationID, MaxCodeLen}); err != nil {
 		return err
 	}
-	unitID, wsID := s.cfg.Directory.AgentState(a.agent.UserID)
-	if unitID == "" {
-		return errNoCurrentUnit
-	}
-	ws, ok := s.cfg.Directory.Workspace(wsID)
-	if !ok {
-		return errNoWorkspace
-	}
-	inboxes := ws.InboxIDs
-	if body.InboxID != "" {
-		if !slices.Contains(ws.InboxIDs, body.InboxID) {
-			return errInboxNotInSpace
-		}
-		inboxes = []string{body.InboxID}
-	}
-	var groups []string
-	for _, g := range s.cfg.Directory.GroupsOf(a.agent.UserID) {
-		groups = append(groups, g.Name)
-	}
-	minCases, minDir, err := s.positions(r.Context())
+	started, ok, err := s.cfg.Cases.StartNext(r.Context(), a.meta(r), s.cfg.Directory,
+		func(ctx context.Context, q aggregate.Queues, limit int) ([]int64, error) {
+			minCases, minDir, err := s.positions(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return s.cfg.AgentQueries.NextWaiting(ctx, q.InboxIDs, q.Groups, limit, minCases, minDir)
+		}, a.agent.UserID, body.InboxID, body.WorkstationID)
 	if err != nil {
 		return err
 	}
-	candidates, err := s.cfg.AgentQueries.NextWaiting(r.Context(), inboxes, groups, startNextLimit, minCases, minDir)
-	if err != nil {
-		return err
-	}
-	for _, id := range candidates {
-		var queued time.Time
-		c, err := s.cfg.Cases.Execute(r.Context(), id, a.meta(r), func(c *aggregate.Case) ([]events.Event, error) {
-			queued = c.StatusDate
-			return c.StartService(a.agent.UserID, body.WorkstationID)
-		})
-		if errors.Is(err, aggregate.ErrWrongStatus) || errors.Is(err, cases.ErrUnreadable) {
-			continue // taken by someone else since the projection saw it, or unreadable
-		}
-		if err != nil {
-			return err
-		}
+	if ok {
+		c := &started.Case
 		return writeJSON(w, http.StatusOK, map[string]any{
 			"caseId": c.CaseID, "status": c.Status, "statusDate": stamp(c.StatusDate),
-			"queueTimestamp": stamp(queued), "ticket": c.Ticket, "onlineMeeting": nil,
+			"queueTimestamp": stamp(started.Queued), "ticket": c.Ticket, "onlineMeeting": nil,
 		})
 	}
 	w.WriteHeader(http.StatusNoContent)

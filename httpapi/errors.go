@@ -79,7 +79,7 @@ func operatorStatus(err error) (status int, key, code string) {
 		return http.StatusNotFound, "route", "notFound"
 	case errors.Is(err, errMethodNotAllowed):
 		return http.StatusMethodNotAllowed, "method", "notAllowed"
-	case errors.Is(err, cases.ErrTooManyConflicts):
+	case errors.Is(err, eventstore.ErrTooManyConflicts):
 		return http.StatusConflict, "case", "concurrentModification"
 	case errors.Is(err, eventstore.ErrOutcomeUnknown):
 		// Unlike the other 503s, the change may have been made: a retry with the same

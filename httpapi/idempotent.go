@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/casestream/casestream/cases"
+	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/idempotency"
 )
 
@@ -53,7 +53,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, key string, 
 func final(err error) bool {
 	var tm *tooManyAttempts
 	status, _, _ := operatorStatus(err)
-	return status < 500 && !errors.As(err, &tm) && !errors.Is(err, cases.ErrTooManyConflicts)
+	return status < 500 && !errors.As(err, &tm) && !errors.Is(err, eventstore.ErrTooManyConflicts)
 }
 
 // captureWriter keeps a handler's answer so that it can be remembered before it is sent.

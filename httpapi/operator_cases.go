@@ -140,16 +140,7 @@ func (s *Server) updateCase(w http.ResponseWriter, r *http.Request, c caller) er
 		CategoryCode: body.CategoryCode, TypeCode: body.TypeCode, Status: body.Status,
 		Resolution: body.Resolution, Comments: body.Comments, CaseData: caseData,
 	}
-	// The body's checks come before the case's, even for an id that cannot be one.
-	var none aggregate.Case
-	if _, err := none.Update(s.cfg.Directory, s.cfg.Directory, c.operator, req); !errors.Is(err, aggregate.ErrCaseInvalidID) {
-		return err
-	}
-	id, err := caseInstanceID(r)
-	if err != nil {
-		return err
-	}
-	cs, err := s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
+	cs, err := s.cfg.Cases.Execute(r.Context(), pathCaseID(r), s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
 		return cs.Update(s.cfg.Directory, s.cfg.Directory, c.operator, req)
 	})
 	if err != nil {
@@ -193,6 +184,17 @@ func caseInstanceID(r *http.Request) (int64, error) {
 		return 0, aggregate.ErrCaseInvalidID
 	}
 	return id, nil
+}
+
+// pathCaseID returns the path's caseInstanceId, or 0 when it is not a positive integer: the
+// commands that check their request before the case (update, assign) are run on it all the
+// same, and refuse 0 by their own rule on the case (cases.Service.Execute).
+func pathCaseID(r *http.Request) int64 {
+	id, err := caseInstanceID(r)
+	if err != nil {
+		return 0
+	}
+	return id
 }
 
 // readableCase returns the case of the request's path if the caller may act on it, and
@@ -299,16 +301,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request, c caller) error 
 		return err
 	}
 	email, group := deref(body.Email), deref(body.GroupName)
-	// Rule 1 (the body) comes before rule 2 (the case), even for an id that cannot be one.
-	var none aggregate.Case
-	if _, err := none.Assign(s.cfg.Directory, c.operator, email, group); !errors.Is(err, aggregate.ErrCaseInvalidID) {
-		return err
-	}
-	id, err := caseInstanceID(r)
-	if err != nil {
-		return err
-	}
-	cs, err := s.cfg.Cases.Execute(r.Context(), id, s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
+	cs, err := s.cfg.Cases.Execute(r.Context(), pathCaseID(r), s.meta(r, c), func(cs *aggregate.Case) ([]events.Event, error) {
 		return cs.Assign(s.cfg.Directory, c.operator, email, group)
 	})
 	if err != nil {

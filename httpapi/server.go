@@ -32,8 +32,8 @@ const MaxBodyBytes = 1 << 20
 // Config holds a Server's collaborators.
 type Config struct {
 	Cases *cases.Service
-	// Directory is the api's view of the directory; agent state changes are appended through
-	// Store and applied to it.
+	// Directory is the api's view of the directory; the agent API's and the admin API's
+	// directory commands decide against it, append through Store and apply to it.
 	Directory *directory.Directory
 	Store     eventstore.Store
 	// Sessions holds the operator API's session cookies; AccessTokens the agent API's tokens.
@@ -46,7 +46,7 @@ type Config struct {
 	// (files.DefaultMaxBytes if zero).
 	Files              *files.Store
 	MaxAttachmentBytes int64
-	// NewID returns event ids; uuid.NewString by default.
+	// NewID returns the ids of the directory commands' events; uuid.NewString by default.
 	NewID func() string
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
 	Positions func(ctx context.Context) (cases, directory uint64, err error)
@@ -84,6 +84,8 @@ type Server struct {
 	// adminTokens and adminCommands serve the admin API (admin.go); nil when it is off.
 	adminTokens   adminTokens
 	adminCommands *directory.Admin
+	// agents runs the agent API's directory commands.
+	agents *directory.Agents
 }
 
 // NewServer returns a Server with every route registered.
@@ -105,6 +107,7 @@ func NewServer(cfg Config) *Server {
 		limits = *cfg.Attempts
 	}
 	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry), attempts: newAttempts(limits)}
+	s.agents = directory.NewAgents(cfg.Store, cfg.Directory, directory.BootstrapOptions{NewID: cfg.NewID})
 	s.router.Use(s.instrument, s.deadline)
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.

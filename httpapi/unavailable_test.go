@@ -130,6 +130,16 @@ func TestOutcomeUnknownAnswersItsOwn503(t *testing.T) {
 	}
 }
 
+// TestAdminOutcomeUnknown checks the admin API's row for an append of unknown outcome: a 503
+// of its own, not the plain "unavailable" that promises nothing was changed.
+func TestAdminOutcomeUnknown(t *testing.T) {
+	err := fmt.Errorf("append to directory.operator.x: %w", eventstore.ErrOutcomeUnknown)
+	status, body := adminStatus(err)
+	if status != 503 || body.Code != "outcomeUnknown" {
+		t.Errorf("got %d %q, want 503 %q", status, body.Code, "outcomeUnknown")
+	}
+}
+
 // TestRequestDeadline checks that every routed request carries a deadline of
 // Config.RequestTimeout, and a file transfer one of TransferTimeout.
 func TestRequestDeadline(t *testing.T) {

@@ -1,0 +1,71 @@
+package aggregate
+
+import (
+	"encoding/json"
+
+	"github.com/casestream/casestream/events"
+)
+
+// OpenRequest is a new case, with its service type and service already resolved from the
+// directory.
+type OpenRequest struct {
+	ServiceType events.ServiceType
+	Service     events.Service
+	// Status is the status the case opens in: Waiting (the default) or Pending.
+	Status             string
+	Channel            string
+	EntryMode          string
+	Language           string
+	Customer           *events.Customer
+	ContactPhoneNumber string
+	ContactEmail       string
+	// Resolution must be empty: a case opens unresolved.
+	Resolution string
+	// Comments become the case's first notes, numbered from 1; blank ones are skipped.
+	Comments []string
+	CaseData json.RawMessage
+}
+
+// Open decides opening a case. Its checks, the first failure wins: the status is Waiting,
+// Pending or empty (ErrInitialStatus), and there is no resolution (ErrInitialResolution).
+// The case opens in its service's unit and inbox, routed to its type's operator group if
+// the type has one, Waiting unless the request says Pending, with its non-blank comments as
+// its first notes.
+//
+// The event's ids are left for the caller to allocate once the decision stands, so that a
+// refusal spends none: CaseInstanceID and CaseID are zero, and so is the ticket's number
+// (its prefix is the service's).
+func Open(req OpenRequest) (events.CaseOpened, error) {
+	switch req.Status {
+	case "":
+		req.Status = events.StatusWaiting
+	case events.StatusWaiting, events.StatusPending:
+	default:
+		return events.CaseOpened{}, ErrInitialStatus
+	}
+	if req.Resolution != "" {
+		return events.CaseOpened{}, ErrInitialResolution
+	}
+	var notes []events.Note
+	for i, d := range Comments(req.Comments) {
+		notes = append(notes, events.Note{NoteID: i + 1, Description: d})
+	}
+	return events.CaseOpened{
+		ServiceTypeID:      req.ServiceType.ServiceTypeID,
+		ServiceCategoryID:  req.ServiceType.ServiceCategoryID,
+		ServiceID:          req.Service.ServiceID,
+		UnitID:             req.Service.UnitID,
+		InboxID:            req.Service.InboxID,
+		Status:             req.Status,
+		AssignedGroup:      req.ServiceType.OperatorGroup,
+		Ticket:             events.Ticket{Prefix: req.Service.TicketPrefix},
+		Channel:            req.Channel,
+		EntryMode:          req.EntryMode,
+		Language:           req.Language,
+		Customer:           req.Customer,
+		ContactPhoneNumber: req.ContactPhoneNumber,
+		ContactEmail:       req.ContactEmail,
+		Comments:           notes,
+		CaseData:           req.CaseData,
+	}, nil
+}

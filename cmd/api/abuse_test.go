@@ -46,7 +46,7 @@ var testLimits = httpapi.AttemptLimits{
 func withTestLimits(c *Config) { l := testLimits; c.Attempts = &l }
 
 // compares is the number of bcrypt comparisons m has run.
-func compares(m *Main) uint64 { return m.node.Directory.CompareStats().Total }
+func compares(m *Main) uint64 { return m.app.Directory.CompareStats().Total }
 
 func tokenForm(clientID, secret string) req {
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}}
@@ -282,7 +282,7 @@ func TestBlockedOperatorOnAgentAPI(t *testing.T) {
 	waiting := c.openCase("ACCOUNTS", "OPEN_ACCOUNT") // something start-next could take
 	positions := func() string {
 		t.Helper()
-		cs, ds, err := m.node.Positions(context.Background())
+		cs, ds, err := m.app.Positions(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -74,7 +74,7 @@ func lastDirectoryEvent(t *testing.T, m *Main) (uint64, events.Envelope) {
 
 func directorySeq(t testing.TB, m *Main) uint64 {
 	t.Helper()
-	seq, err := m.node.Store.LastSeq(context.Background(), events.StreamDirectory)
+	seq, err := m.app.Store.LastSeq(context.Background(), events.StreamDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}

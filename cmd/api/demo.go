@@ -37,8 +37,8 @@ func demoFile() (*directory.File, error) {
 
 // demo opens a few cases when the log has none, and prints how to call both APIs.
 func (m *Main) demo(ctx context.Context) error {
-	svc, dir := m.node.Cases, m.node.Directory
-	last, err := m.node.Store.LastSeq(ctx, events.StreamCases)
+	svc, dir := m.app.Cases, m.app.Directory
+	last, err := m.app.Store.LastSeq(ctx, events.StreamCases)
 	if err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ Agent-impersonation API (Cubu S2S): get a token, select bob's unit, list his act
 // demoNATS says how to read the log with the nats CLI: as the reader, whose seed the
 // embedded server keeps under the data directory.
 func (m *Main) demoNATS() string {
-	keys, url := m.node.Identities(), m.node.NATSURL()
+	keys, url := m.app.Identities(), m.app.NATSURL()
 	if keys == nil || url == "" {
 		return "\nEvents: read CASES and DIRECTORY with a reader identity of your NATS server.\n"
 	}

@@ -20,9 +20,9 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/files"
 	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/logs"
 	"github.com/casestream/casestream/internal/natsauth"
-	"github.com/casestream/casestream/node"
 )
 
 func main() {
@@ -89,7 +89,7 @@ type Main struct {
 	// Stdout receives the demo's instructions.
 	Stdout io.Writer
 
-	node *node.Node
+	app *app.App
 }
 
 // NewMain returns a Main with the default configuration.
@@ -210,9 +210,9 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 }
 
 // Addr returns the HTTP listener's address once Run has returned.
-func (m *Main) Addr() string { return m.node.Addr() }
+func (m *Main) Addr() string { return m.app.Addr() }
 
-// Run starts the node (and, with -demo, the demo) and returns once the api is serving.
+// Run starts the App (and, with -demo, the demo) and returns once the api is serving.
 func (m *Main) Run(ctx context.Context) error {
 	f, name, err := m.directoryFile()
 	if err != nil {
@@ -225,7 +225,7 @@ func (m *Main) Run(ctx context.Context) error {
 		}
 	}
 	c := m.Config
-	m.node, err = node.Start(ctx, node.Config{
+	m.app, err = app.Start(ctx, app.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSAuth: c.NATSAuth, NATSListen: c.NATSListen, Replicas: c.Replicas,
 		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
 		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
@@ -268,8 +268,8 @@ func (m *Main) directoryFile() (*directory.File, string, error) {
 
 // Close stops the api.
 func (m *Main) Close() error {
-	if m.node == nil {
+	if m.app == nil {
 		return nil
 	}
-	return m.node.Close()
+	return m.app.Close()
 }

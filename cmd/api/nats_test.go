@@ -38,7 +38,7 @@ func TestDemoNATSListener(t *testing.T) {
 	}
 	t.Cleanup(func() { m.Close() })
 
-	url := m.node.NATSURL()
+	url := m.app.NATSURL()
 	if nc, err := nats.Connect(url); err == nil {
 		nc.Close()
 		t.Fatal("anonymous connection to the listener: got nil error, want a refusal")

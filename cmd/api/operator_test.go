@@ -111,7 +111,7 @@ func TestAssignCaseContract(t *testing.T) {
 // jetStream returns a JetStream context on the api's own connection.
 func jetStream(t testing.TB, m *Main) jetstream.JetStream {
 	t.Helper()
-	js, err := jetstream.New(m.node.NC)
+	js, err := jetstream.New(m.app.NC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestConcurrentAssignmentsOverHTTP(t *testing.T) {
 			t.Errorf("assignment: got %s, want group %s", b, last.To.GroupName)
 		}
 	default:
-		op, _ := m.node.Directory.Operator(last.To.OperatorID)
+		op, _ := m.app.Directory.Operator(last.To.OperatorID)
 		if got.Assignment.Operator == nil || !strings.EqualFold(got.Assignment.Operator.Email, op.Email) || got.Assignment.Group != nil {
 			t.Errorf("assignment: got %s, want operator %s", b, op.Email)
 		}
@@ -234,7 +234,7 @@ func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), `{"email":"bob@example.com"}`)); st != 201 {
 		t.Fatalf("assign: got %d %s", st, b)
 	}
-	dirSeq, err := m.node.Store.LastSeq(context.Background(), events.StreamDirectory)
+	dirSeq, err := m.app.Store.LastSeq(context.Background(), events.StreamDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 	if st != 200 || !strings.Contains(string(b), `"email":"bob@example.com"`) || !strings.Contains(string(b), `"status":"Active"`) {
 		t.Fatalf("after restart: got %d %s", st, b)
 	}
-	again, err := m2.node.Store.LastSeq(context.Background(), events.StreamDirectory)
+	again, err := m2.app.Store.LastSeq(context.Background(), events.StreamDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}

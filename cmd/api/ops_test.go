@@ -131,7 +131,7 @@ func TestRequestID(t *testing.T) {
 				} `json:"case"`
 			}
 			mustJSON(t, b, &out)
-			recs, err := m.node.Store.Load(context.Background(), events.CaseSubject(out.Case.ID), 0)
+			recs, err := m.app.Store.Load(context.Background(), events.CaseSubject(out.Case.ID), 0)
 			if err != nil || len(recs) == 0 {
 				t.Fatalf("load case %d: %v, %d events", out.Case.ID, err, len(recs))
 			}
@@ -267,7 +267,7 @@ func TestMetrics(t *testing.T) {
 	// Another writer appends to the case behind the api's cache: the api's next append is
 	// refused (10071), found to be a conflict, and decided again.
 	seq := caseLastSeq(t, m, id)
-	other := eventstore.NewJetStream(m.node.JS, eventstore.JetStreamOptions{})
+	other := eventstore.NewJetStream(m.app.JS, eventstore.JetStreamOptions{})
 	defer other.Close()
 	env := noteEvent(t, id, "elsewhere")
 	if _, err := other.Append(ctx, events.CaseSubject(id), seq, []events.Envelope{env}); err != nil {
@@ -286,12 +286,12 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Something other than the service writes an event nobody can decode.
-	if err := m.node.NC.Publish(events.CaseSubject(999999), []byte("not an envelope")); err != nil {
+	if err := m.app.NC.Publish(events.CaseSubject(999999), []byte("not an envelope")); err != nil {
 		t.Fatal(err)
 	}
 	// A read that must wait for a position the projector never reaches.
 	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	_ = m.node.Projector.WaitFor(wctx, 1<<40, 0)
+	_ = m.app.Projector.WaitFor(wctx, 1<<40, 0)
 	cancel()
 
 	// Authentication: sign-ins, token grants, cache hits, and the guessing limits.
@@ -386,7 +386,7 @@ func TestMetrics(t *testing.T) {
 // caseLastSeq returns the stream sequence of the case's last event.
 func caseLastSeq(t testing.TB, m *Main, id int64) uint64 {
 	t.Helper()
-	recs, err := m.node.Store.Load(context.Background(), events.CaseSubject(id), 0)
+	recs, err := m.app.Store.Load(context.Background(), events.CaseSubject(id), 0)
 	if err != nil || len(recs) == 0 {
 		t.Fatalf("load case %d: %v", id, err)
 	}

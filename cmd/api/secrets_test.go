@@ -178,7 +178,7 @@ func TestPasswordChangeOverHTTP(t *testing.T) {
 	if st, b, _ := c.do(asOperator(bob, bobPW, "GET", "/cases", "")); st != 200 {
 		t.Fatalf("bob: got %d %s", st, b)
 	}
-	before, err := m.node.Store.LastSeq(context.Background(), events.StreamDirectory)
+	before, err := m.app.Store.LastSeq(context.Background(), events.StreamDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}

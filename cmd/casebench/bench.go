@@ -14,7 +14,7 @@ import (
 
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/node"
+	"github.com/casestream/casestream/internal/app"
 )
 
 // Concurrency of the scenarios.
@@ -86,8 +86,8 @@ type bench struct {
 	// base offsets every case instance id: 0 on embedded servers, distinct per run on an
 	// outside server whose streams may hold earlier runs.
 	base    int64
-	durable *node.Node
-	lazy    *node.Node
+	durable *app.App
+	lazy    *app.App
 	dirs    []string
 
 	// steal is the share of the CPU the hypervisor took during each scenario, in percent,
@@ -122,8 +122,8 @@ func (b *bench) scenario(name string, fn func() error) error {
 
 // startNode starts a node with the given directory file, on an embedded server (durable or
 // lazy) in a fresh temporary directory, or on the outside server.
-func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) (*node.Node, error) {
-	cfg := node.Config{
+func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) (*app.App, error) {
+	cfg := app.Config{
 		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSAuth: b.cfg.NATSAuth, NATSListen: "", Replicas: b.cfg.Replicas,
 		SyncAlways: durable, Directory: f, DirectoryName: "casebench directory",
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
@@ -141,7 +141,7 @@ func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) 
 		b.dirs = append(b.dirs, dir)
 		cfg.Data = dir
 	}
-	return node.Start(ctx, cfg)
+	return app.Start(ctx, cfg)
 }
 
 func (b *bench) run(ctx context.Context) (Results, error) {
@@ -203,7 +203,7 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	// The lag is measured on a quiet process: neither projector still folding what the
 	// write scenario appended.
 	caught := time.Now()
-	for _, n := range []*node.Node{b.durable, b.lazy} {
+	for _, n := range []*app.App{b.durable, b.lazy} {
 		if err := b.catchUp(ctx, n); err != nil {
 			return r, fmt.Errorf("catch up after write: %w", err)
 		}

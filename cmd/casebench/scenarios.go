@@ -24,7 +24,7 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/node"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/projection"
 )
 
@@ -121,7 +121,7 @@ func (b *bench) alternate(ctx context.Context, ms ...*meter) error {
 
 // appendMeter measures raw JetStream appends: writers goroutines, each appending events to
 // its own cases with the expected last sequence of the case's subject and a message id.
-func (b *bench) appendMeter(n *node.Node, run int64) *meter {
+func (b *bench) appendMeter(n *app.App, run int64) *meter {
 	per := b.sc.casesPerUser
 	last := make([][]uint64, writers)
 	for w := range last {
@@ -187,7 +187,7 @@ func do(c *http.Client, req *http.Request, want int, keep bool) ([]byte, error) 
 // assignMeter opens the cases and returns the measure of PUT /api/v4/cases/{id}/assignment
 // on them: writers clients, each assigning its own cases in turn, alternately to bob and
 // to dave, so that every call writes an event, through c.
-func (b *bench) assignMeter(ctx context.Context, n *node.Node, conns wireConns, run int64) (*meter, error) {
+func (b *bench) assignMeter(ctx context.Context, n *app.App, conns wireConns, run int64) (*meter, error) {
 	per := b.sc.casesPerUser
 	caseID := func(w, k int) int64 { return b.base + idsAssign + run*10_000_000 + int64(w*per+k) }
 	bl, err := newBulk(n.NC)
@@ -231,7 +231,7 @@ func (b *bench) assignMeter(ctx context.Context, n *node.Node, conns wireConns, 
 
 // writeRun measures raw appends and assigns on node n in alternation (see alternate) and
 // returns both rates and the assigns' latencies.
-func (b *bench) writeRun(ctx context.Context, n *node.Node, run int64) (appendPerS, assignPerS float64, lat []time.Duration, err error) {
+func (b *bench) writeRun(ctx context.Context, n *app.App, run int64) (appendPerS, assignPerS float64, lat []time.Duration, err error) {
 	conns := newWireConns(n.Addr(), writers)
 	defer conns.close()
 	assign, err := b.assignMeter(ctx, n, conns, run)
@@ -247,7 +247,7 @@ func (b *bench) writeRun(ctx context.Context, n *node.Node, run int64) (appendPe
 
 // lagRun appends new cases through the node's store at the given rate and measures, for
 // each, the time from the append's acknowledgement to the projector having applied it.
-func (b *bench) lagRun(ctx context.Context, n *node.Node, rate float64) ([]time.Duration, error) {
+func (b *bench) lagRun(ctx context.Context, n *app.App, rate float64) ([]time.Duration, error) {
 	if rate <= 0 {
 		return nil, fmt.Errorf("no rate to pace appends at")
 	}
@@ -300,7 +300,7 @@ pace:
 	return lat, parent.Err()
 }
 
-func (b *bench) lagOne(ctx context.Context, n *node.Node, id int64) (time.Duration, error) {
+func (b *bench) lagOne(ctx context.Context, n *app.App, id int64) (time.Duration, error) {
 	env, err := envelope(id, time.Now(), opened(id))
 	if err != nil {
 		return 0, err
@@ -319,7 +319,7 @@ func (b *bench) lagOne(ctx context.Context, n *node.Node, id int64) (time.Durati
 // loadActive writes the listing's data: activeCases cases, each opened and assigned to one
 // of the agents, whose current unit is then selected. It returns once the projector has
 // applied them.
-func (b *bench) loadActive(ctx context.Context, n *node.Node) error {
+func (b *bench) loadActive(ctx context.Context, n *app.App) error {
 	bl, err := newBulk(n.NC)
 	if err != nil {
 		return err
@@ -344,7 +344,7 @@ func (b *bench) loadActive(ctx context.Context, n *node.Node) error {
 }
 
 // selectUnits makes the Downtown unit every agent's current unit.
-func (b *bench) selectUnits(ctx context.Context, n *node.Node) error {
+func (b *bench) selectUnits(ctx context.Context, n *app.App) error {
 	todo := make(chan int)
 	errs := make(chan error, listClients)
 	var wg sync.WaitGroup
@@ -381,7 +381,7 @@ feed:
 }
 
 // catchUp waits for the node's projector to apply the whole CASES stream.
-func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
+func (b *bench) catchUp(ctx context.Context, n *app.App) error {
 	last, err := lastSeq(ctx, n.JS)
 	if err != nil {
 		return err
@@ -396,7 +396,7 @@ func (b *bench) catchUp(ctx context.Context, n *node.Node) error {
 // agent, the bytes of that agent's listing (each fetched and checked first), to the same
 // client code, the two in alternation (see alternate). It returns the listing's and the
 // static handler's meters.
-func (b *bench) listRun(ctx context.Context, n *node.Node) (list, static *meter, err error) {
+func (b *bench) listRun(ctx context.Context, n *app.App) (list, static *meter, err error) {
 	c := httpClient(1)
 	defer c.CloseIdleConnections()
 	token, err := accessToken(ctx, c, "http://"+n.Addr())
@@ -542,7 +542,7 @@ func accessToken(ctx context.Context, c *http.Client, base string) (string, erro
 
 // replayRun compares a projector rebuild over the CASES stream with a bare ordered-consumer
 // drain of it, best of two each, and returns rebuild rate / drain rate.
-func (b *bench) replayRun(ctx context.Context, n *node.Node) (ratio float64, replayed uint64, err error) {
+func (b *bench) replayRun(ctx context.Context, n *app.App) (ratio float64, replayed uint64, err error) {
 	last, err := lastSeq(ctx, n.JS)
 	if err != nil {
 		return 0, 0, err
@@ -606,7 +606,7 @@ func drain(ctx context.Context, js jetstream.JetStream, last uint64) error {
 // event per case, so that each case's events lie far apart in the stream, each written as
 // the store writes an Append of one event (with the expectation of the case's previous
 // sequence), and measures cold loads of distinct cases with the store's Load.
-func (b *bench) loadRun(ctx context.Context, n *node.Node) (p50, p99 float64, stream uint64, err error) {
+func (b *bench) loadRun(ctx context.Context, n *app.App) (p50, p99 float64, stream uint64, err error) {
 	b.step("load: writing %d events", b.sc.loadEvents)
 	nCases := max(b.sc.loadEvents/b.sc.loadPerCase, 1)
 	bl, err := newBulk(n.NC)

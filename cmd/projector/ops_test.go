@@ -16,15 +16,16 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/metricstest"
 	"github.com/casestream/casestream/internal/natsauth"
-	"github.com/casestream/casestream/node"
 	"github.com/casestream/casestream/projection"
 )
 
-// startPair starts an api node without a projector and a projector Main, in this process,
-// against one embedded NATS server, and returns the api's and the projector's base URLs.
+// startPair starts an api without a projector and a projector Main, in this process,
+// against one embedded NATS server, and returns the api's and the projector's base URLs once
+// the projector is ready.
 func startPair(t *testing.T) (api, proj string, nc *nats.Conn, stopNATS func()) {
 	t.Helper()
 	ns, nc := embeddedtest.Start(t)
@@ -34,7 +35,7 @@ func startPair(t *testing.T) (api, proj string, nc *nats.Conn, stopNATS func()) 
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	n, err := node.Start(context.Background(), node.Config{
+	n, err := app.Start(context.Background(), app.Config{
 		Addr: "127.0.0.1:0", Data: t.TempDir(), NATSURL: ns.ClientURL(), NATSAuth: natsauth.ClientConfig{Nkey: seed},
 		Replicas: 1, Directory: dir, DirectoryName: "demo", BcryptCost: 4, Logger: quiet,
 	})
@@ -51,7 +52,15 @@ func startPair(t *testing.T) (api, proj string, nc *nats.Conn, stopNATS func()) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return "http://" + n.Addr(), "http://" + m.Addr(), nc, func() { ns.Shutdown(); ns.WaitForShutdown() }
+	// Run returns while the model is rebuilt; the projector takes queries once /readyz passes.
+	proj = "http://" + m.Addr()
+	eventually.Check(t, 30*time.Second, 20*time.Millisecond, func() error {
+		if st, b, err := call("GET", proj+"/readyz", "", nil); err != nil || st != 200 {
+			return fmt.Errorf("projector readyz: %d %s %v", st, b, err)
+		}
+		return nil
+	})
+	return "http://" + n.Addr(), proj, nc, func() { ns.Shutdown(); ns.WaitForShutdown() }
 }
 
 // TestProjectorMetrics lints the projector's /metrics and checks that writes, a listing and

@@ -20,22 +20,22 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"
-	"github.com/casestream/casestream/node"
 )
 
 const tp = "touchpoint=demo-kiosk&token=demo-kiosk-token"
 
 // startNode runs casestream on the demo directory with an embedded server that accepts
 // NATS clients on a random port.
-func startNode(t *testing.T) *node.Node {
+func startNode(t *testing.T) *app.App {
 	t.Helper()
 	f, err := directory.Parse(examples.DemoDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Start(context.Background(), node.Config{
+	n, err := app.Start(context.Background(), app.Config{
 		Addr: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:-1", Replicas: 1,
 		Directory: f, DirectoryName: "demo", Projector: true, BcryptCost: bcrypt.MinCost,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -48,7 +48,7 @@ func startNode(t *testing.T) *node.Node {
 }
 
 // call makes one operator API call as alice.
-func call(t *testing.T, n *node.Node, method, path, body string) string {
+func call(t *testing.T, n *app.App, method, path, body string) string {
 	t.Helper()
 	r, err := http.NewRequest(method, "http://"+n.Addr()+"/api/v4"+path+"?"+tp, strings.NewReader(body))
 	if err != nil {
@@ -69,7 +69,7 @@ func call(t *testing.T, n *node.Node, method, path, body string) string {
 }
 
 // assign opens k cases and assigns each to bob: k case.assigned events.
-func assign(t *testing.T, n *node.Node, k int) {
+func assign(t *testing.T, n *app.App, k int) {
 	t.Helper()
 	for range k {
 		var id int64
@@ -82,7 +82,7 @@ func assign(t *testing.T, n *node.Node, k int) {
 }
 
 // assignedIDs returns the event ids of every case.assigned event in CASES.
-func assignedIDs(t *testing.T, n *node.Node) map[string]bool {
+func assignedIDs(t *testing.T, n *app.App) map[string]bool {
 	t.Helper()
 	ctx := context.Background()
 	s, err := n.JS.Stream(ctx, events.StreamCases)
@@ -217,7 +217,7 @@ func TestSubscriberHandlesEachAssignmentOnce(t *testing.T) {
 }
 
 // consumerInfo reads the example's durable consumer.
-func consumerInfo(n *node.Node) (*jetstream.ConsumerInfo, error) {
+func consumerInfo(n *app.App) (*jetstream.ConsumerInfo, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := n.JS.Consumer(ctx, events.StreamCases, "assignments")

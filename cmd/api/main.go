@@ -1,6 +1,7 @@
 // Command api runs casestream: the operator API and the agent-impersonation API over HTTP,
 // the command side appending to JetStream, and (by default) the projector answering the
-// read side in the same process. With no -nats-url it embeds a nats-server.
+// read side in the same process. With no -nats-url it embeds a nats-server. The process is
+// assembled by casestream's one composition root, internal/app.
 package main
 
 import (

@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/node"
+	"github.com/casestream/casestream/internal/app"
 )
 
 var benchEvents = flag.Int("casectl.events", 20000, "events in the log of BenchmarkLog (ten per case)")
@@ -88,7 +88,7 @@ func writeLog(b *testing.B, js jetstream.JetStream, n int) {
 //	go test ./cmd/casectl/ -run '^$' -bench BenchmarkLog -benchtime 3x -casectl.events 1000000
 func BenchmarkLog(b *testing.B) {
 	// No projector in the node: it would fold the log while it is measured.
-	s := startStack(b, func(c *node.Config) { c.Projector = false })
+	s := startStack(b, func(c *app.Config) { c.Projector = false })
 	writeLog(b, s.n.JS, *benchEvents)
 	last := s.lastSeq()
 	b.Logf("log: %d CASES events", last)

@@ -22,8 +22,8 @@ import (
 	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/natsauth"
-	"github.com/casestream/casestream/node"
 )
 
 // Demo identities, from examples/demo-directory.json.
@@ -41,20 +41,20 @@ const (
 // directory) and the URL casectl reaches it at.
 type stack struct {
 	t    testing.TB
-	n    *node.Node
+	n    *app.App
 	data string
 	url  string
 	base string
 	hc   *http.Client
 }
 
-func startStack(t testing.TB, mods ...func(*node.Config)) *stack {
+func startStack(t testing.TB, mods ...func(*app.Config)) *stack {
 	t.Helper()
 	f, err := directory.Parse(examples.DemoDirectory)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := node.Config{
+	cfg := app.Config{
 		Addr: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:-1", Replicas: 1,
 		Directory: f, DirectoryName: "demo", Projector: true, BcryptCost: bcrypt.MinCost,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -62,7 +62,7 @@ func startStack(t testing.TB, mods ...func(*node.Config)) *stack {
 	for _, mod := range mods {
 		mod(&cfg)
 	}
-	n, err := node.Start(context.Background(), cfg)
+	n, err := app.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 
@@ -119,8 +120,12 @@ func TestOutsideNATSWithPassword(t *testing.T) {
 	}
 	t.Cleanup(func() { m.Close() })
 	c := newClient(t, m)
-	if st, b, _ := c.do(req{method: "GET", path: "/readyz"}); st != http.StatusOK {
-		t.Fatalf("readyz: got %d %s, want 200", st, b)
-	}
+	// Ready once the in-process projector has replayed CASES, which goes on after Run.
+	eventually.Check(t, 10*time.Second, 20*time.Millisecond, func() error {
+		if st, b, _ := c.do(req{method: "GET", path: "/readyz"}); st != http.StatusOK {
+			return fmt.Errorf("readyz: got %d %s, want 200", st, b)
+		}
+		return nil
+	})
 	c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 }

@@ -207,10 +207,18 @@ func TestReadyz(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := startAPI(t, t.TempDir(), func(c *Config) { c.Projector = tt.projector })
 			c := newClient(t, m)
-			st, b, _ := c.do(req{method: "GET", path: "/readyz"})
-			if st != tt.wantStatus {
-				t.Fatalf("got %d %s, want %d", st, b, tt.wantStatus)
-			}
+			// Run returns while the in-process projector replays CASES (503, "projector
+			// replaying"): the report settles once it is done.
+			var (
+				st int
+				b  []byte
+			)
+			eventually.Check(t, 10*time.Second, 20*time.Millisecond, func() error {
+				if st, b, _ = c.do(req{method: "GET", path: "/readyz"}); st != tt.wantStatus {
+					return fmt.Errorf("got %d %s, want %d", st, b, tt.wantStatus)
+				}
+				return nil
+			})
 			var rep struct {
 				Status string `json:"status"`
 				Checks []struct {

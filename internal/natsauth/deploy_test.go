@@ -32,20 +32,7 @@ func TestDeployConfig(t *testing.T) {
 	if golden.Updating() {
 		rewriteDeployConfig(t)
 	}
-	pubs := map[string]natsauth.Identity{}
-	for id, env := range deployEnv {
-		kp, err := nkeys.CreateUser()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pub, _ := kp.PublicKey()
-		t.Setenv(env, pub)
-		pubs[pub] = id
-	}
-	opts, err := server.ProcessConfigFile(deployConfig)
-	if err != nil {
-		t.Fatalf("parse %s: %v", deployConfig, err)
-	}
+	opts, pubs := parseDeployConfig(t)
 	if opts.NoAuthUser != "" || len(opts.Users) != 0 {
 		t.Errorf("no_auth_user %q and %d password users: want none", opts.NoAuthUser, len(opts.Users))
 	}
@@ -77,6 +64,39 @@ func TestDeployConfig(t *testing.T) {
 			t.Errorf("%s: no user in %s", id, deployConfig)
 		}
 	}
+}
+
+// TestDeployConfigSyncAlways: the cluster's nodes fsync a stream's Raft log before an entry
+// counts towards the majority that acknowledges it (sync_interval: always), as the embedded
+// server fsyncs before it acknowledges. nats-server's default, a sync every two minutes,
+// loses acknowledged events when a majority of the nodes lose power together.
+func TestDeployConfigSyncAlways(t *testing.T) {
+	opts, _ := parseDeployConfig(t)
+	if !opts.SyncAlways {
+		t.Errorf("%s: sync always false (sync interval %v), want jetstream { sync_interval: always }", deployConfig, opts.SyncInterval)
+	}
+}
+
+// parseDeployConfig parses the cluster's configuration file as a node does, with a fresh
+// public key in each identity's environment variable; it returns the options and the
+// identity of each key.
+func parseDeployConfig(t *testing.T) (*server.Options, map[string]natsauth.Identity) {
+	t.Helper()
+	pubs := map[string]natsauth.Identity{}
+	for id, env := range deployEnv {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := kp.PublicKey()
+		t.Setenv(env, pub)
+		pubs[pub] = id
+	}
+	opts, err := server.ProcessConfigFile(deployConfig)
+	if err != nil {
+		t.Fatalf("parse %s: %v", deployConfig, err)
+	}
+	return opts, pubs
 }
 
 func orEmpty(p *server.Permissions) *server.Permissions {

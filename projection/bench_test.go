@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // activeLog returns the records of n cases opened in unit u1 and each assigned to one of

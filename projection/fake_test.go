@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // fakeDir is an in-memory directory view for tests: it implements Directory and, for the

@@ -12,7 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // str is an interned string: the unit, inbox, type, category, operator and group ids and

@@ -12,7 +12,7 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // world is a random history of cases: commands decided by aggregate.Case against a fake

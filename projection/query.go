@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // AgentStates answers where an agent currently works: its current unit ("" if none) and its

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 )
 
 // startNATS starts an embedded nats-server on a random port and returns a connection to it,

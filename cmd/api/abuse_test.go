@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/httpapi"
 )
 
 // carolID is the demo's blocked operator.

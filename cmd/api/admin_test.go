@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

@@ -6,10 +6,10 @@ import (
 	"net"
 	"strings"
 
-	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/directory"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

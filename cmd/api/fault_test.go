@@ -18,9 +18,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/embedded"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"
 )

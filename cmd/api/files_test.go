@@ -16,7 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/files"
+	"github.com/casestream/casestream/internal/files"
 )
 
 // upload is one multipart upload: a part named field (normally "file") with the given file

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/httpapi"
 )
 
 // lastSeq is the last sequence of a stream of m's.

@@ -18,10 +18,10 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/casestream/casestream/directory"
-	"github.com/casestream/casestream/files"
-	"github.com/casestream/casestream/httpapi"
 	"github.com/casestream/casestream/internal/app"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/files"
+	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/logs"
 	"github.com/casestream/casestream/internal/natsauth"
 )

@@ -15,10 +15,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/casestream/casestream/directory"
-	"github.com/casestream/casestream/embedded"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/embedded"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // signinThrough signs an operator in through the touchpoint credentials of query.

@@ -12,9 +12,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/casestream/casestream/directory"
-	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/app"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // Concurrency of the scenarios.

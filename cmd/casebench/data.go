@@ -13,10 +13,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // Identifiers of the demo directory (examples/demo-directory.json) the scenarios use.

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

@@ -21,10 +21,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
 	"github.com/casestream/casestream/internal/app"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/httpapi"
 )
 
 // errUsage marks an error in a command's arguments.

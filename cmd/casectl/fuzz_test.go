@@ -10,8 +10,8 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/casestream/casestream/aggregate"
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/directory"
 )
 
 // FuzzVerifyEntry feeds verify and history any stored message: whatever a writer put in the

@@ -18,11 +18,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/casestream/casestream/aggregate"
-	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
 	"github.com/casestream/casestream/internal/app"
+	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/directory"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

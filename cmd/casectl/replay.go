@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/projection"
 )
 

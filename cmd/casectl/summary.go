@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/directory"
 )
 
 // operatorName is an operator as a reader knows them: display name and email, or the

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // tail follows the CASES stream from now on and prints each new event as history does,

@@ -4,9 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // timeline folds the DIRECTORY stream forward in time, so that each case event is read with

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/aggregate"
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/directory"
 )
 
 // finding is one thing wrong in the log.

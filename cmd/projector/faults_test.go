@@ -19,11 +19,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/casestream/casestream/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"

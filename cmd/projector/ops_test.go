@@ -13,10 +13,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/casestream/casestream/directory"
-	"github.com/casestream/casestream/embedded/embeddedtest"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/app"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/metricstest"
 	"github.com/casestream/casestream/internal/natsauth"

@@ -25,17 +25,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/directory"
-	"github.com/casestream/casestream/embedded"
-	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/files"
-	"github.com/casestream/casestream/httpapi"
-	"github.com/casestream/casestream/idempotency"
-	"github.com/casestream/casestream/ids"
+	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/embedded"
+	"github.com/casestream/casestream/internal/eventstore"
+	"github.com/casestream/casestream/internal/files"
+	"github.com/casestream/casestream/internal/httpapi"
+	"github.com/casestream/casestream/internal/idempotency"
+	"github.com/casestream/casestream/internal/ids"
 	"github.com/casestream/casestream/internal/natsauth"
+	"github.com/casestream/casestream/internal/tokens"
 	"github.com/casestream/casestream/projection"
-	"github.com/casestream/casestream/tokens"
 )
 
 // Config configures an App.

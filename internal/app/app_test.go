@@ -15,9 +15,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/examples"
+	"github.com/casestream/casestream/internal/directory"
 
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/natsauth"

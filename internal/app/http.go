@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/httpapi"
+	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/eventstore"
+	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/readiness"
 	"github.com/casestream/casestream/projection"
 )

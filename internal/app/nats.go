@@ -9,9 +9,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/embedded"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/internal/natsconn"
 )

@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/casestream/casestream/cases"
-	"github.com/casestream/casestream/directory"
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
-	"github.com/casestream/casestream/files"
-	"github.com/casestream/casestream/idempotency"
-	"github.com/casestream/casestream/ids"
+	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/directory"
+	"github.com/casestream/casestream/internal/eventstore"
+	"github.com/casestream/casestream/internal/files"
+	"github.com/casestream/casestream/internal/idempotency"
+	"github.com/casestream/casestream/internal/ids"
+	"github.com/casestream/casestream/internal/tokens"
 	"github.com/casestream/casestream/projection"
-	"github.com/casestream/casestream/tokens"
 )
 
 // openBuckets opens (creating if needed) the buckets of the command side and the API

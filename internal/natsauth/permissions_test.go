@@ -11,9 +11,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/casestream/casestream/embedded"
-	"github.com/casestream/casestream/embedded/embeddedtest"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/embedded"
+	"github.com/casestream/casestream/internal/embedded/embeddedtest"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 

@@ -15,7 +15,9 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/httpapi"
 )
 
 // point is the api's answer about a case after one command, and where the log stood.
@@ -615,5 +617,46 @@ func TestHistoryReportsUndecodable(t *testing.T) {
 	}
 	if ls[2].Error != "" || !strings.Contains(ls[2].Summary, "after it") {
 		t.Errorf("got %+v, want the note after it", ls[2])
+	}
+}
+
+// TestDirectoryHistoryShowsTheAdmin blocks an operator through the admin API and checks that
+// directory history names the admin who did it and the reason they gave, in both outputs.
+func TestDirectoryHistoryShowsTheAdmin(t *testing.T) {
+	const token = "0123456789abcdef0123456789abcdef"
+	s := startStack(t, func(c *app.Config) {
+		c.AdminTokens = []httpapi.AdminToken{{Name: "carol", Token: token}}
+	})
+	req, err := http.NewRequest("POST", s.base+"/admin/v1/operators/"+bobID+"/block", strings.NewReader(`{"reason":"left the company"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("block: got %d, want 200", resp.StatusCode)
+	}
+
+	r := s.run("-json", "directory", "history", "operator", bobID)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	ls := lines[historyLine](t, r.stdout)
+	last := ls[len(ls)-1]
+	if last.Type != events.TypeOperatorDefined || last.Actor.Kind != events.ActorAdmin || last.Actor.ID != "carol" || last.Reason != "left the company" {
+		t.Errorf("last event: got %s by %+v, reason %q; want the block by admin carol, reason %q", last.Type, last.Actor, last.Reason, "left the company")
+	}
+	r = s.run("directory", "history", "operator", bobID)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	text := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if got := text[len(text)-1]; !strings.Contains(got, "admin carol") || !strings.Contains(got, "(reason: left the company)") {
+		t.Errorf("got %q, want the admin's name and the reason", got)
 	}
 }

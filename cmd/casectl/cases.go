@@ -54,15 +54,25 @@ func (f *timeFlag) Set(s string) error {
 
 // historyLine is one event of a case's history, as history -json prints it.
 type historyLine struct {
-	Seq        uint64          `json:"seq"`
-	Time       time.Time       `json:"time"`
-	OccurredAt time.Time       `json:"occurredAt"`
-	Type       string          `json:"type"`
-	Actor      actorLine       `json:"actor"`
-	Summary    string          `json:"summary"`
-	Data       json.RawMessage `json:"data"`
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	OccurredAt time.Time `json:"occurredAt"`
+	Type       string    `json:"type"`
+	Actor      actorLine `json:"actor"`
+	Summary    string    `json:"summary"`
+	// Reason is the envelope's reason: why the actor made the change, when they said.
+	Reason string          `json:"reason,omitempty"`
+	Data   json.RawMessage `json:"data"`
 	// Error says why the event could not be read; the other fields are what could be.
 	Error string `json:"error,omitempty"`
+}
+
+// text is the line's summary in words, with the reason given for the change, if any.
+func (l historyLine) text() string {
+	if l.Reason != "" {
+		return l.Summary + " (reason: " + l.Reason + ")"
+	}
+	return l.Summary
 }
 
 // actorLine is an event's actor with their name at the time.
@@ -105,13 +115,14 @@ func (m *Main) history(ctx context.Context, args []string) error {
 		} else {
 			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, env.Data
 			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
+			line.Reason = env.Reason
 			line.Summary = summary(dir, ev)
 		}
 		if m.Config.JSON {
 			out.json(line)
 			continue
 		}
-		out.linef("%8d  %s  %-22s %-40s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.Summary)
+		out.linef("%8d  %s  %-22s %-40s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.text())
 	}
 	return out.err
 }

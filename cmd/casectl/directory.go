@@ -107,13 +107,14 @@ func (m *Main) directoryHistory(ctx context.Context, args []string) error {
 		} else {
 			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, redacted(env.Data)
 			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
+			line.Reason = env.Reason
 			line.Summary = directorySummary(ev)
 		}
 		if m.Config.JSON {
 			out.json(line)
 			continue
 		}
-		out.linef("%8d  %s  %-32s %-30s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.Summary)
+		out.linef("%8d  %s  %-32s %-30s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.text())
 	}
 	return out.err
 }

@@ -57,6 +57,7 @@ func (m *Main) tail(ctx context.Context, args []string) error {
 		} else {
 			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, env.Data
 			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
+			line.Reason = env.Reason
 			line.Summary = summary(dir, ev)
 		}
 		id, _ := events.CaseInstanceID(e.Subject)
@@ -76,7 +77,7 @@ func (m *Main) tail(ctx context.Context, args []string) error {
 				historyLine
 			}{id, line})
 		} else {
-			out.linef("%8d  %s  case %-8d %-22s %-40s %s", line.Seq, line.Time.Format(time.RFC3339), id, line.Type, line.Actor.Name, line.Summary)
+			out.linef("%8d  %s  case %-8d %-22s %-40s %s", line.Seq, line.Time.Format(time.RFC3339), id, line.Type, line.Actor.Name, line.text())
 		}
 		return out.err
 	})

@@ -267,6 +267,41 @@ func TestBootstrapTooManyConflicts(t *testing.T) {
 	}
 }
 
+// inFlightStore refuses the first refusals appends as conflicts with nothing newer to load,
+// as a replicated stream's leader refuses an expectation on a subject while another append
+// on it is still being replicated; then it stores them.
+type inFlightStore struct {
+	*subjectLog
+	refusals int
+}
+
+func (s *inFlightStore) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
+	if s.refusals > 0 {
+		s.refusals--
+		return 0, eventstore.ErrConflict
+	}
+	return s.subjectLog.Append(ctx, subject, expected, envs)
+}
+
+// TestBootstrapInFlightRefusals: refusals after which the reload finds nothing newer are
+// outwaited, not counted as lost races: more of them than maxAttempts still end in the
+// file's events, each written once.
+func TestBootstrapInFlightRefusals(t *testing.T) {
+	ref := newSubjectLog(t)
+	want, err := Bootstrap(context.Background(), ref, ref.newDirectory(), demoFile(t), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &inFlightStore{subjectLog: newSubjectLog(t), refusals: 2 * maxAttempts}
+	n, err := Bootstrap(context.Background(), store, store.newDirectory(), demoFile(t), testOptions())
+	if err != nil || n != want {
+		t.Errorf("got %d, %v, want %d, nil", n, err, want)
+	}
+	if store.refusals != 0 {
+		t.Errorf("refusals left: got %d, want 0", store.refusals)
+	}
+}
+
 // failStore fails every append.
 type failStore struct{ *eventstore.Memory }
 

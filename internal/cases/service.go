@@ -211,7 +211,8 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 			return aggregate.Case{}, err
 		}
 	}
-	for range s.opts.MaxRetries {
+	retry := eventstore.Retry{MaxAttempts: s.opts.MaxRetries}
+	for {
 		c := e.state.Clone()
 		evs, err := decide(&c)
 		if err != nil {
@@ -255,17 +256,20 @@ func (s *Service) execute(ctx context.Context, id int64, meta Meta, decide Decid
 			} else {
 				Conflicts.WithLabelValues("conflict").Inc()
 			}
+			before := e.seq
 			if err := s.refresh(ctx, id, e); err != nil {
 				return aggregate.Case{}, err
 			}
 			if errors.Is(err, eventstore.ErrDuplicate) {
 				return e.state.Clone(), nil
 			}
+			if err := retry.Refused(ctx, e.seq != before); err != nil {
+				return aggregate.Case{}, err
+			}
 		default:
 			return aggregate.Case{}, fmt.Errorf("append to %s: %w", subject, err)
 		}
 	}
-	return aggregate.Case{}, ErrTooManyConflicts
 }
 
 // idNamespace scopes the deterministic event ids derived from idempotency keys.

@@ -307,3 +307,40 @@ func (startNextDirectory) Workspace(id string) (events.Workspace, bool) {
 	return events.Workspace{WorkspaceID: id, InboxIDs: []string{"i1", "i2"}}, id == "w1"
 }
 func (startNextDirectory) GroupsOf(string) []events.OperatorGroup { return nil }
+
+// inFlightStore refuses the next refusals appends with a conflict while the subject holds
+// nothing newer, as a replicated stream's leader refuses an append while another on the same
+// subject is still being replicated.
+type inFlightStore struct {
+	*eventstore.Memory
+	refusals int
+}
+
+func (s *inFlightStore) Append(ctx context.Context, subject string, expect uint64, envs []events.Envelope) (uint64, error) {
+	if s.refusals > 0 {
+		s.refusals--
+		return 0, eventstore.ErrConflict
+	}
+	return s.Memory.Append(ctx, subject, expect, envs)
+}
+
+// TestInFlightRefusalsAreWaitedOut checks that refusals after which the case holds nothing
+// newer do not count as races lost: twice the retry bound of them, and the command is still
+// written, once.
+func TestInFlightRefusalsAreWaitedOut(t *testing.T) {
+	store := &inFlightStore{Memory: eventstore.NewMemory()}
+	svc := NewService(store, &counterIDs{}, Options{MaxRetries: 3})
+	dir := testDirectory(1)
+	c := openOne(t, svc)
+	store.refusals = 6
+	got, err := svc.Execute(context.Background(), c.CaseInstanceID, system, func(c *aggregate.Case) ([]events.Event, error) {
+		return c.Assign(dir, dir.ops[0], "op0@example.com", "")
+	})
+	if err != nil {
+		t.Fatalf("got %v, want the assignment written", err)
+	}
+	if store.refusals != 0 || got.AssignedTo != "u0" || got.Version != 2 {
+		t.Errorf("got %d refusals left, assignedTo %q, version %d; want 0, u0, 2", store.refusals, got.AssignedTo, got.Version)
+	}
+	assertStateIsLog(t, store.Memory, got)
+}

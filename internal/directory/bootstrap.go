@@ -261,29 +261,16 @@ func (b *bootstrap) define(kind, id string, decide func() (events.Event, bool, e
 	}
 }
 
-// inFlightWait bounds how long appendDecided keeps retrying a subject whose append is
-// refused while the reload finds nothing newer. A replicated stream's leader refuses an
-// append expecting a subject's last sequence while another append on that subject is still
-// being replicated (nats-server's expectedPerSubjectInProcess), and that append is readable
-// only once applied: with sync_interval: always, after an fsync on a majority of the nodes.
-const inFlightWait = 2 * time.Second
-
-// maxRetryPause caps the growing pause between two such refusals.
-const maxRetryPause = 100 * time.Millisecond
-
 // appendDecided is the decide-append loop shared by Bootstrap and the agent commands:
 // decide against d; if it returns an event, append it on subject expecting d's last
 // sequence of subject and apply the stored record to d. On ErrConflict or ErrDuplicate the
-// subject is reloaded into d and the decision made again, at most maxAttempts times when
-// the reload brought newer events. A refusal after which the reload brings nothing is
-// another writer's append still in flight (see inFlightWait): it is retried after a pause,
-// growing from a millisecond, until inFlightWait has passed since the first such refusal.
-// It returns the number of events written, 0 or 1.
+// subject is reloaded into d and the decision made again, paced by eventstore.Retry (at
+// most maxAttempts races lost to other writers). It returns the number of events written,
+// 0 or 1.
 func appendDecided(ctx context.Context, store eventstore.Store, d *Directory, subject string,
 	decide func() (events.Event, bool, error), meta func() events.Meta) (int, error) {
-	var inFlightSince time.Time
-	pause := time.Millisecond
-	for attempts := 0; attempts < maxAttempts; {
+	retry := eventstore.Retry{MaxAttempts: maxAttempts}
+	for {
 		ev, changed, err := decide()
 		if err != nil || !changed {
 			return 0, err
@@ -307,27 +294,13 @@ func appendDecided(ctx context.Context, store eventstore.Store, d *Directory, su
 			for _, r := range recs {
 				d.Apply(r)
 			}
-			if len(recs) > 0 {
-				attempts++
-				continue
+			if err := retry.Refused(ctx, len(recs) > 0); err != nil {
+				return 0, fmt.Errorf("%w on %s", err, subject)
 			}
-			if inFlightSince.IsZero() {
-				inFlightSince = time.Now()
-			} else if time.Since(inFlightSince) > inFlightWait {
-				attempts = maxAttempts
-				continue
-			}
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(pause):
-			}
-			pause = min(2*pause, maxRetryPause)
 		default:
 			return 0, err
 		}
 	}
-	return 0, fmt.Errorf("%w on %s", ErrTooManyConflicts, subject)
 }
 
 // equal reports whether two entities have the same stored form.

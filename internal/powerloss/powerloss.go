@@ -191,6 +191,8 @@ func (m *FS) SyncAll() error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Stats count what the program under test did.
+	defer func(st Stats) { m.stats = st }(m.stats)
 	return filepath.WalkDir(m.backing, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/casestream/casestream/events"
-	"github.com/casestream/casestream/eventstore"
+	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/groupcommit"
 	"github.com/casestream/casestream/internal/powerloss"
 )

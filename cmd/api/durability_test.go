@@ -49,7 +49,7 @@ func TestGroupDurabilityServes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	req, err := http.NewRequest(http.MethodPost, "http://"+m.node.Addr()+"/api/v4/cases", bytes.NewReader([]byte(`{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD"}`)))
+	req, err := http.NewRequest(http.MethodPost, "http://"+m.app.Addr()+"/api/v4/cases", bytes.NewReader([]byte(`{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD"}`)))
 	if err != nil {
 		t.Fatal(err)
 	}

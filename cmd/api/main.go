@@ -60,7 +60,7 @@ type Config struct {
 	NATSListen string
 	Replicas   int
 	SyncAlways bool
-	// Durability is "sync" (SyncAlways decides) or "group" (node.Config.GroupCommit).
+	// Durability is "sync" (SyncAlways decides) or "group" (app.Config.GroupCommit).
 	Durability    string
 	DirectoryFile string
 	Projector     bool

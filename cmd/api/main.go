@@ -53,13 +53,15 @@ func main() {
 
 // Config is the api's configuration; every flag has an environment twin.
 type Config struct {
-	Addr          string
-	Data          string
-	NATSURL       string
-	NATSAuth      natsauth.ClientConfig
-	NATSListen    string
-	Replicas      int
-	SyncAlways    bool
+	Addr       string
+	Data       string
+	NATSURL    string
+	NATSAuth   natsauth.ClientConfig
+	NATSListen string
+	Replicas   int
+	SyncAlways bool
+	// Durability is "sync" (SyncAlways decides) or "group" (app.Config.GroupCommit).
+	Durability    string
 	DirectoryFile string
 	Projector     bool
 	Demo          bool
@@ -96,7 +98,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
+		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Durability: "sync", Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Stdout: os.Stdout,
 	}
@@ -144,6 +146,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	if err := boolean(&c.SyncAlways, "sync-always", "CASESTREAM_SYNC_ALWAYS", "fsync before every acknowledgement"); err != nil {
 		return err
 	}
+	str(&c.Durability, "durability", "CASESTREAM_DURABILITY", `when the embedded server's appends are acknowledged: "sync" (as -sync-always says) or "group" (after one sync shared by concurrent appends)`)
 	str(&c.DirectoryFile, "directory", "CASESTREAM_DIRECTORY", "directory bootstrap file")
 	if err := boolean(&c.Projector, "projector", "CASESTREAM_PROJECTOR", "run the projector in this process"); err != nil {
 		return err
@@ -172,6 +175,9 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	m.Logger = logger
 	if c.Replicas < 1 {
 		return fmt.Errorf("-replicas must be at least 1")
+	}
+	if c.Durability != "sync" && c.Durability != "group" {
+		return fmt.Errorf(`-durability must be "sync" or "group", not %q`, c.Durability)
 	}
 	if c.BasePath != "" {
 		if err := httpapi.CheckBasePath(c.BasePath); err != nil {
@@ -228,7 +234,7 @@ func (m *Main) Run(ctx context.Context) error {
 	c := m.Config
 	m.app, err = app.Start(ctx, app.Config{
 		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSAuth: c.NATSAuth, NATSListen: c.NATSListen, Replicas: c.Replicas,
-		SyncAlways: c.SyncAlways, Directory: f, DirectoryName: name, Projector: c.Projector,
+		SyncAlways: c.SyncAlways, GroupCommit: c.Durability == "group", Directory: f, DirectoryName: name, Projector: c.Projector,
 		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
 		AdminTokens: adminTokens,
 	})

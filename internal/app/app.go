@@ -30,6 +30,7 @@ import (
 	"github.com/casestream/casestream/internal/embedded"
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/files"
+	"github.com/casestream/casestream/internal/groupcommit"
 	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/idempotency"
 	"github.com/casestream/casestream/internal/ids"
@@ -55,6 +56,13 @@ type Config struct {
 	Replicas int
 	// SyncAlways makes the embedded server fsync before every acknowledgement.
 	SyncAlways bool
+	// GroupCommit, with an embedded server, runs it without SyncAlways and acknowledges an
+	// append once one shared sync of its store that began after the append has ended
+	// (internal/groupcommit). A failed sync stops the process, unless OnSyncError is set.
+	GroupCommit bool
+	// OnSyncError is called with a failed group-commit sync; nil logs it and exits. Every
+	// append after a failed sync fails either way.
+	OnSyncError func(error)
 	// Directory, if set, is applied as the bootstrap file (named DirectoryName in logs).
 	Directory     *directory.File
 	DirectoryName string
@@ -107,6 +115,8 @@ type App struct {
 	lastSeqs *eventstore.LastSeqs
 	buckets  buckets
 	ns       *embedded.Server
+	appender eventstore.Store    // what the command side appends through: Store, or syncer's
+	syncer   *groupcommit.Syncer // with GroupCommit
 	http     *http.Server
 	listener net.Listener
 	cancel   context.CancelFunc // stops the followers
@@ -265,6 +275,9 @@ func (a *App) close() error {
 	}
 	if a.Store != nil {
 		a.Store.Close()
+	}
+	if a.syncer != nil {
+		a.syncer.Close()
 	}
 	a.closeNATS()
 	return errors.Join(errs...)

@@ -56,7 +56,7 @@ func (a *App) apiConfig(reg *prometheus.Registry, q queries) httpapi.Config {
 	return httpapi.Config{
 		Cases:        a.Cases,
 		Directory:    a.Directory,
-		Store:        a.Store,
+		Store:        a.appender,
 		Sessions:     a.buckets.sessions,
 		AccessTokens: a.buckets.accessTokens,
 		Idempotency:  a.buckets.idempotency,

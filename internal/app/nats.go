@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/embedded"
 	"github.com/casestream/casestream/internal/eventstore"
+	"github.com/casestream/casestream/internal/groupcommit"
 	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/casestream/casestream/internal/natsconn"
 )
@@ -23,7 +25,7 @@ func (a *App) connect(ctx context.Context) (err error) {
 	cfg := a.cfg
 	if cfg.NATSURL == "" {
 		a.ns, err = embedded.Start(embedded.Options{
-			StoreDir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways, ServerName: "casestream",
+			StoreDir: filepath.Join(cfg.Data, "nats"), Listen: cfg.NATSListen, SyncAlways: cfg.SyncAlways && !cfg.GroupCommit, ServerName: "casestream",
 			IdentityDir: filepath.Join(cfg.Data, "identities"),
 		})
 		if err != nil {
@@ -71,6 +73,20 @@ func (a *App) streams(ctx context.Context) error {
 		}
 	}
 	a.Store = eventstore.NewJetStream(a.JS, storeOpts)
+	a.appender = a.Store
+	if a.cfg.GroupCommit && a.ns != nil {
+		onErr := a.cfg.OnSyncError
+		if onErr == nil {
+			onErr = func(err error) {
+				// The kernel may have dropped what it failed to write: what was written
+				// since the last good sync cannot be trusted to be on disk.
+				a.log.Error("sync of the store failed; stopping", "err", err)
+				os.Exit(1)
+			}
+		}
+		a.syncer = groupcommit.New(filepath.Join(a.cfg.Data, "nats"), onErr)
+		a.appender = groupcommit.NewStore(a.Store, a.syncer)
+	}
 	a.lastSeqs = eventstore.NewLastSeqs(a.Store, events.StreamCases, events.StreamDirectory)
 	return nil
 }

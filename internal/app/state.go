@@ -92,7 +92,7 @@ func (a *App) directory(ctx context.Context) error {
 		a.log.Info("hashes of schema version 1 events put into the credentials bucket", "bucket", directory.CredentialsBucket, "count", migrated)
 	}
 	if a.cfg.Directory != nil {
-		written, err := directory.Bootstrap(ctx, a.Store, a.Directory, a.cfg.Directory, directory.BootstrapOptions{BcryptCost: a.cfg.BcryptCost})
+		written, err := directory.Bootstrap(ctx, a.appender, a.Directory, a.cfg.Directory, directory.BootstrapOptions{BcryptCost: a.cfg.BcryptCost})
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", a.cfg.DirectoryName, err)
 		}
@@ -107,7 +107,7 @@ func (a *App) commands(ctx context.Context) error {
 		return nil
 	}
 	// An event the server would refuse for its size is refused before anything is written.
-	a.Cases = cases.NewService(a.Store, a.buckets.ids, cases.Options{MaxEventBytes: int(a.NC.MaxPayload()) - eventstore.HeaderRoom})
+	a.Cases = cases.NewService(a.appender, a.buckets.ids, cases.Options{MaxEventBytes: int(a.NC.MaxPayload()) - eventstore.HeaderRoom})
 	return nil
 }
 

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+)
+
+func TestDurabilityFlag(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"default", nil, nil, "sync", false},
+		{"environment", nil, map[string]string{"CASESTREAM_DURABILITY": "group"}, "group", false},
+		{"flag wins", []string{"-durability", "sync"}, map[string]string{"CASESTREAM_DURABILITY": "group"}, "sync", false},
+		{"unknown", []string{"-durability", "lazy"}, nil, "", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && m.Config.Durability != tt.want {
+				t.Fatalf("got %q, want %q", m.Config.Durability, tt.want)
+			}
+		})
+	}
+}
+
+// TestGroupDurabilityServes: with -durability group a case is opened as usual (its
+// acknowledgement waits for a shared sync of the store).
+func TestGroupDurabilityServes(t *testing.T) {
+	m := NewMain()
+	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats-listen", "", "-durability", "group", "-demo"}, func(string) (string, bool) { return "", false }); err != nil {
+		t.Fatal(err)
+	}
+	m.Config.BcryptCost = 4
+	m.Logger, m.Stdout = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	req, err := http.NewRequest(http.MethodPost, "http://"+m.app.Addr()+"/api/v4/cases", bytes.NewReader([]byte(`{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("alice@example.com", "alice-password")
+	req.Header.Set("Thalamus-Touchpoint", "demo-kiosk")
+	req.Header.Set("Thalamus-Token", "demo-kiosk-token")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("open a case: got %d %s, want 201", resp.StatusCode, b)
+	}
+}

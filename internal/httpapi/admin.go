@@ -75,7 +75,7 @@ func (s *Server) directoryCurrent(ctx context.Context) error {
 	var dirSeq uint64
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		var err error
-		if _, dirSeq, err = s.positions(ctx); err == nil {
+		if _, dirSeq, err = s.arrivalPositions(ctx); err == nil {
 			break
 		}
 		if !unavailable(err) || disconnected(err) || ctx.Err() != nil {

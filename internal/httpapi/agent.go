@@ -247,7 +247,7 @@ func (s *Server) workspaces(w http.ResponseWriter, r *http.Request, a agentCall)
 }
 
 func (s *Server) activeCases(w http.ResponseWriter, r *http.Request, a agentCall) error {
-	minCases, minDir, err := s.positions(r.Context())
+	minCases, minDir, err := s.arrivalPositions(r.Context())
 	if err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func (s *Server) startNext(w http.ResponseWriter, r *http.Request, a agentCall) 
 }
 
 func (s *Server) resolve(w http.ResponseWriter, r *http.Request, a agentCall) error {
-	minCases, minDir, err := s.positions(r.Context())
+	minCases, minDir, err := s.arrivalPositions(r.Context())
 	if err != nil {
 		return err
 	}

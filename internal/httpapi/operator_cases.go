@@ -261,7 +261,7 @@ func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error
 	if err != nil {
 		return err
 	}
-	minCases, minDir, err := s.positions(r.Context())
+	minCases, minDir, err := s.arrivalPositions(r.Context())
 	if err != nil {
 		return err
 	}
@@ -285,11 +285,29 @@ func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error
 
 // positions returns the last sequences of CASES and DIRECTORY: the read side must have
 // applied them before it answers, so that an answer reflects every acknowledged write.
+// positions reads the last sequences of CASES and DIRECTORY now: what a read after a write
+// of this request must reflect.
 func (s *Server) positions(ctx context.Context) (uint64, uint64, error) {
 	if s.cfg.Positions == nil {
 		return 0, 0, nil
 	}
 	return s.cfg.Positions(ctx)
+}
+
+// arrivalPositions returns the last sequences of CASES and DIRECTORY read once per request,
+// after it arrived: what a read of a request that has written nothing must reflect. The
+// directory wait every call makes first reads them, and a listing then reuses that read
+// instead of waiting for another.
+func (s *Server) arrivalPositions(ctx context.Context) (uint64, uint64, error) {
+	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	if ri != nil && ri.arrival != nil {
+		return ri.arrival[0], ri.arrival[1], nil
+	}
+	c, d, err := s.positions(ctx)
+	if err == nil && ri != nil {
+		ri.arrival = &[2]uint64{c, d}
+	}
+	return c, d, err
 }
 
 func (s *Server) assign(w http.ResponseWriter, r *http.Request, c caller) error {

@@ -25,6 +25,10 @@ type requestInfo struct {
 	id     string
 	route  string
 	result string // the error code the answer carries; empty for a success
+	// arrival holds the streams' last sequences as first read for this request, after it
+	// arrived: what its reads must reflect (arrivalPositions). Set once, by the request's
+	// own goroutine, before any write of the request.
+	arrival *[2]uint64
 }
 
 type requestInfoKey struct{}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/casestream/casestream/internal/cases"
+	"github.com/casestream/casestream/internal/directory"
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/readiness"
@@ -56,7 +57,7 @@ func (a *App) apiConfig(reg *prometheus.Registry, q queries) httpapi.Config {
 	return httpapi.Config{
 		Cases:        a.Cases,
 		Directory:    a.Directory,
-		Store:        a.appender,
+		Agents:       directory.NewAgents(a.appender, a.Directory, directory.BootstrapOptions{}),
 		Sessions:     a.buckets.sessions,
 		AccessTokens: a.buckets.accessTokens,
 		Idempotency:  a.buckets.idempotency,
@@ -73,7 +74,18 @@ func (a *App) apiConfig(reg *prometheus.Registry, q queries) httpapi.Config {
 		// Well inside the server's WriteTimeout (writeTimeout), so that a client always
 		// hears the answer; the store's acknowledgement and resolution waits are inside it.
 		RequestTimeout: requestTimeout,
-		Admin:          httpapi.AdminConfig{Tokens: a.cfg.AdminTokens, BcryptCost: a.cfg.BcryptCost},
+		Admin:          a.adminConfig(),
+	}
+}
+
+// adminConfig is the admin API's: its tokens and its commands, none without tokens.
+func (a *App) adminConfig() httpapi.AdminConfig {
+	if len(a.cfg.AdminTokens) == 0 {
+		return httpapi.AdminConfig{}
+	}
+	return httpapi.AdminConfig{
+		Tokens:   a.cfg.AdminTokens,
+		Commands: directory.NewAdmin(a.appender, a.Directory, directory.BootstrapOptions{BcryptCost: a.cfg.BcryptCost}),
 	}
 }
 

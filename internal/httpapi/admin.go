@@ -34,8 +34,8 @@ type AdminConfig struct {
 	// Tokens are the administrators: each calls with its token and is recorded in the
 	// log by its name.
 	Tokens []AdminToken
-	// BcryptCost hashes the secrets the admin API sets; bcrypt's default if zero.
-	BcryptCost int
+	// Commands runs the admin API's directory commands; the admin API is off without it.
+	Commands *directory.Admin
 }
 
 // adminError is an admin API refusal that is not the directory's: authentication, request

@@ -220,6 +220,9 @@ func (s *Server) selectUnit(w http.ResponseWriter, r *http.Request, a agentCall)
 		return errUnitIDMissing
 	}
 	m := a.meta(r)
+	if s.agents == nil {
+		return errServiceUnavailable
+	}
 	if err := s.agents.SelectUnit(r.Context(), m.Actor, m.CorrelationID, a.agent.UserID, body.UnitID); err != nil {
 		return err
 	}

@@ -89,7 +89,8 @@ func TestSelectUnitContendedAnswers409(t *testing.T) {
 	}
 	store := &rivalStore{Memory: eventstore.NewMemory(), other: conflictUnitB}
 	s := NewServer(Config{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Directory: d, Store: store, AccessTokens: access,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Directory: d, AccessTokens: access,
+		Agents: directory.NewAgents(store, d, directory.BootstrapOptions{}),
 	})
 	g, err := json.Marshal(grant{ApplicationID: conflictApp, Roles: []string{events.RoleAgentImpersonator}})
 	if err != nil {

@@ -12,14 +12,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/casestream/casestream/internal/cases"
 	"github.com/casestream/casestream/internal/directory"
-	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/files"
 	"github.com/casestream/casestream/internal/idempotency"
 	"github.com/casestream/casestream/internal/readiness"
@@ -32,10 +30,10 @@ const MaxBodyBytes = 1 << 20
 // Config holds a Server's collaborators.
 type Config struct {
 	Cases *cases.Service
-	// Directory is the api's view of the directory; the agent API's and the admin API's
-	// directory commands decide against it, append through Store and apply to it.
+	// Directory is the api's view of the directory.
 	Directory *directory.Directory
-	Store     eventstore.Store
+	// Agents runs the agent API's directory commands (a unit selected).
+	Agents *directory.Agents
 	// Sessions holds the operator API's session cookies; AccessTokens the agent API's tokens.
 	Sessions     *tokens.Bucket
 	AccessTokens *tokens.Bucket
@@ -46,8 +44,6 @@ type Config struct {
 	// (files.DefaultMaxBytes if zero).
 	Files              *files.Store
 	MaxAttachmentBytes int64
-	// NewID returns the ids of the directory commands' events; uuid.NewString by default.
-	NewID func() string
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
 	Positions func(ctx context.Context) (cases, directory uint64, err error)
 	// Ready are the checks of /readyz: NATS reachable, streams present, projection caught up.
@@ -93,9 +89,6 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.NewID == nil {
-		cfg.NewID = uuid.NewString
-	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
@@ -107,14 +100,14 @@ func NewServer(cfg Config) *Server {
 		limits = *cfg.Attempts
 	}
 	s := &Server{cfg: cfg, router: mux.NewRouter(), log: cfg.Logger, metrics: newMetrics(cfg.Registry), attempts: newAttempts(limits)}
-	s.agents = directory.NewAgents(cfg.Store, cfg.Directory, directory.BootstrapOptions{NewID: cfg.NewID})
+	s.agents = cfg.Agents
 	s.router.Use(s.instrument, s.deadline)
 	// gorilla/mux tries routes in order, a regexp each: the API's routes come first, the
 	// hottest first within each surface.
 	s.registerOperatorRoutes(s.router.PathPrefix("/api/v4").Subrouter())
-	if len(cfg.Admin.Tokens) > 0 {
+	if len(cfg.Admin.Tokens) > 0 && cfg.Admin.Commands != nil {
 		s.adminTokens = newAdminTokens(cfg.Admin.Tokens)
-		s.adminCommands = directory.NewAdmin(cfg.Store, cfg.Directory, directory.BootstrapOptions{NewID: cfg.NewID, BcryptCost: cfg.Admin.BcryptCost})
+		s.adminCommands = cfg.Admin.Commands
 		s.registerAdminRoutes(s.router.PathPrefix(AdminBase).Subrouter())
 	}
 	s.registerAgentRoutes(s.router)

@@ -69,3 +69,27 @@ func Open(req OpenRequest) (events.CaseOpened, error) {
 		CaseData:           req.CaseData,
 	}, nil
 }
+
+// Services finds a service by its id.
+type Services interface {
+	Service(serviceID string) (events.Service, bool)
+}
+
+// OperatorOpening decides where a case that op opens through the operator API belongs, in
+// the order the operator API checks it: the service type of categoryCode and typeCode (see
+// ServiceTypeOf), which op must be allowed to handle (ErrTypeNotAuthorized), and that type's
+// default service, which must exist (ErrCategoryOrTypeInvalid).
+func OperatorOpening(cat Catalog, svcs Services, op events.Operator, categoryCode, typeCode string) (events.ServiceType, events.Service, error) {
+	st, err := ServiceTypeOf(cat, categoryCode, typeCode)
+	if err != nil {
+		return events.ServiceType{}, events.Service{}, err
+	}
+	if !MayHandle(op, st.Code) {
+		return events.ServiceType{}, events.Service{}, ErrTypeNotAuthorized
+	}
+	svc, ok := svcs.Service(st.DefaultServiceID)
+	if !ok {
+		return events.ServiceType{}, events.Service{}, ErrCategoryOrTypeInvalid
+	}
+	return st, svc, nil
+}

@@ -84,3 +84,47 @@ func TestOpen(t *testing.T) {
 		})
 	}
 }
+
+// services is a Services of one service, "svc-1".
+type services struct{}
+
+func (services) Service(id string) (events.Service, bool) {
+	return events.Service{ServiceID: "svc-1", Name: "Front desk"}, id == "svc-1"
+}
+
+// TestOperatorOpening checks where an operator's new case belongs, the rules in their order.
+func TestOperatorOpening(t *testing.T) {
+	orig := catalogTypes
+	t.Cleanup(func() { catalogTypes = orig })
+	catalogTypes = []events.ServiceType{
+		{ServiceTypeID: "t-acc", Code: "ACCOUNTS", ServiceCategoryID: "c-acc", DefaultServiceID: "svc-1"},
+		{ServiceTypeID: "t-card", Code: "CARDS", ServiceCategoryID: "c-acc", DefaultServiceID: "svc-gone"},
+	}
+	all := events.Operator{UserID: "u1", ServiceTypes: []string{"*"}}
+	cardsOnly := events.Operator{UserID: "u2", ServiceTypes: []string{"CARDS"}}
+	tests := []struct {
+		name           string
+		op             events.Operator
+		category, code string
+		want           error
+	}{
+		{"no category", all, "", "ACCOUNTS", ErrCategoryRequired},
+		{"unknown category", all, "NOPE", "ACCOUNTS", ErrCategoryOrTypeInvalid},
+		{"no type", all, "ACC", "", ErrCategoryOrTypeInvalid},
+		{"type of another category", all, "LOA", "ACCOUNTS", ErrCategoryOrTypeInvalid},
+		{"type the operator may not handle, before its service", cardsOnly, "ACC", "ACCOUNTS", ErrTypeNotAuthorized},
+		{"type without its service", cardsOnly, "ACC", "CARDS", ErrCategoryOrTypeInvalid},
+		{"opens", all, "ACC", "ACCOUNTS", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, svc, err := OperatorOpening(fakeCatalog{}, services{}, tt.op, tt.category, tt.code)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if tt.want == nil && (st.ServiceTypeID != "t-acc" || svc.ServiceID != "svc-1") {
+				t.Errorf("got type %q and service %q, want t-acc and svc-1", st.ServiceTypeID, svc.ServiceID)
+			}
+		})
+	}
+}

@@ -99,16 +99,9 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request, c caller) er
 	if err := body.check(); err != nil {
 		return err
 	}
-	st, err := aggregate.ServiceTypeOf(s.cfg.Directory, body.CategoryCode, body.TypeCode)
+	st, svc, err := aggregate.OperatorOpening(s.cfg.Directory, s.cfg.Directory, c.operator, body.CategoryCode, body.TypeCode)
 	if err != nil {
 		return err
-	}
-	if !aggregate.MayHandle(c.operator, st.Code) {
-		return aggregate.ErrTypeNotAuthorized
-	}
-	svc, ok := s.cfg.Directory.Service(st.DefaultServiceID)
-	if !ok {
-		return aggregate.ErrCategoryOrTypeInvalid
 	}
 	caseData, err := body.caseData()
 	if err != nil {

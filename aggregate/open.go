@@ -2,6 +2,8 @@ package aggregate
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
 
 	"github.com/casestream/casestream/events"
 )
@@ -92,4 +94,46 @@ func OperatorOpening(cat Catalog, svcs Services, op events.Operator, categoryCod
 		return events.ServiceType{}, events.Service{}, ErrCategoryOrTypeInvalid
 	}
 	return st, svc, nil
+}
+
+// Channels are the channels a case may come in through; EntryModes how its customer came.
+var (
+	Channels   = []string{"FaceToFace", "Video", "Phone", "Chat"}
+	EntryModes = []string{"WalkIn", "Appointment"}
+)
+
+// The refusals of QueueUpOpening.
+var (
+	// ErrServiceTypeUnknown refuses a service type id the directory does not have.
+	ErrServiceTypeUnknown = errors.New("aggregate: serviceTypeId is missing or not a service type")
+	// ErrChannel refuses a channel not in Channels.
+	ErrChannel = errors.New("aggregate: channel is not one of the channels")
+	// ErrEntryMode refuses an entry mode not in EntryModes.
+	ErrEntryMode = errors.New("aggregate: entryMode is not one of the entry modes")
+)
+
+// ServiceTypes finds a service type by its id.
+type ServiceTypes interface {
+	ServiceType(serviceTypeID string) (events.ServiceType, bool)
+}
+
+// QueueUpOpening decides how a case an application queues up (the agent API) opens, in the
+// order that API checks it: its service type must exist (ErrServiceTypeUnknown), its channel
+// be one of Channels (ErrChannel), and its entry mode one of EntryModes (ErrEntryMode); an
+// empty entry mode is WalkIn. It returns the service type and the entry mode.
+func QueueUpOpening(types ServiceTypes, serviceTypeID, channel, entryMode string) (events.ServiceType, string, error) {
+	st, ok := types.ServiceType(serviceTypeID)
+	if !ok {
+		return events.ServiceType{}, "", ErrServiceTypeUnknown
+	}
+	if !slices.Contains(Channels, channel) {
+		return events.ServiceType{}, "", ErrChannel
+	}
+	if entryMode == "" {
+		entryMode = "WalkIn"
+	}
+	if !slices.Contains(EntryModes, entryMode) {
+		return events.ServiceType{}, "", ErrEntryMode
+	}
+	return st, entryMode, nil
 }

@@ -128,3 +128,36 @@ func TestOperatorOpening(t *testing.T) {
 		})
 	}
 }
+
+// types is a ServiceTypes of one type, "t-acc".
+type types struct{}
+
+func (types) ServiceType(id string) (events.ServiceType, bool) {
+	return events.ServiceType{ServiceTypeID: "t-acc", Code: "ACCOUNTS"}, id == "t-acc"
+}
+
+// TestQueueUpOpening checks how a queued-up case opens, the rules in their order.
+func TestQueueUpOpening(t *testing.T) {
+	tests := []struct {
+		name, typeID, channel, entryMode string
+		want                             error
+		wantMode                         string
+	}{
+		{"unknown type, before the channel", "t-x", "Fax", "", ErrServiceTypeUnknown, ""},
+		{"unknown channel, before the entry mode", "t-acc", "Fax", "Teleport", ErrChannel, ""},
+		{"unknown entry mode", "t-acc", "Chat", "Teleport", ErrEntryMode, ""},
+		{"walk-in by default", "t-acc", "FaceToFace", "", nil, "WalkIn"},
+		{"appointment", "t-acc", "Phone", "Appointment", nil, "Appointment"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, mode, err := QueueUpOpening(types{}, tt.typeID, tt.channel, tt.entryMode)
+			if !errors.Is(err, tt.want) || mode != tt.wantMode {
+				t.Fatalf("got %q, %v; want %q, %v", mode, err, tt.wantMode, tt.want)
+			}
+			if err == nil && st.ServiceTypeID != "t-acc" {
+				t.Errorf("got type %q, want t-acc", st.ServiceTypeID)
+			}
+		})
+	}
+}

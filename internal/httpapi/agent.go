@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -115,6 +114,12 @@ func agentStatus(err error) *agentError {
 		return errNoWorkspace
 	case errors.Is(err, aggregate.ErrInboxNotInWorkspace):
 		return errInboxNotInSpace
+	case errors.Is(err, aggregate.ErrServiceTypeUnknown):
+		return errServiceType
+	case errors.Is(err, aggregate.ErrChannel):
+		return errChannel
+	case errors.Is(err, aggregate.ErrEntryMode):
+		return errEntryMode
 	case errors.Is(err, cases.ErrNotFound):
 		return errUnknownCase
 	case errors.Is(err, cases.ErrUnreadable):
@@ -325,10 +330,7 @@ func (s *Server) resolve(w http.ResponseWriter, r *http.Request, a agentCall) er
 	return writeJSON(w, http.StatusOK, map[string]any{"caseTimestamp": stamp(c.CaseTimestamp)})
 }
 
-var (
-	channels   = []string{"FaceToFace", "Video", "Phone", "Chat"}
-	entryModes = []string{"WalkIn", "Appointment"}
-)
+var ()
 
 func (s *Server) queueUp(w http.ResponseWriter, r *http.Request, g grant) error {
 	svc, ok := s.cfg.Directory.Service(mux.Vars(r)["serviceId"])
@@ -360,21 +362,12 @@ func (s *Server) queueUp(w http.ResponseWriter, r *http.Request, g grant) error 
 	); err != nil {
 		return err
 	}
-	st, ok := s.cfg.Directory.ServiceType(body.ServiceTypeID)
-	if !ok {
-		return errServiceType
-	}
-	if !slices.Contains(channels, body.Channel) {
-		return errChannel
-	}
-	if body.EntryMode == "" {
-		body.EntryMode = "WalkIn"
-	}
-	if !slices.Contains(entryModes, body.EntryMode) {
-		return errEntryMode
+	st, entryMode, err := aggregate.QueueUpOpening(s.cfg.Directory, body.ServiceTypeID, body.Channel, body.EntryMode)
+	if err != nil {
+		return err
 	}
 	c, err := s.cfg.Cases.Open(r.Context(), g.meta(r), cases.OpenRequest{
-		ServiceType: st, Service: svc, Channel: body.Channel, EntryMode: body.EntryMode,
+		ServiceType: st, Service: svc, Channel: body.Channel, EntryMode: entryMode,
 		Language: body.Language, Customer: body.Customer,
 		ContactPhoneNumber: body.ContactPhoneNumber, ContactEmail: body.ContactEmail,
 	})

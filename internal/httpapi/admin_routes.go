@@ -10,47 +10,27 @@ import (
 	"github.com/casestream/casestream/internal/directory"
 )
 
-// The bodies of the admin API's PUT calls: the entity as its directory event spells it, its
-// id optional (the path's), and the change's reason.
+// adminEntityBody is the body of most PUTs of the admin API: the entity as its directory
+// event spells it, its id optional (the path's), and the change's reason. The entity is
+// JSON-embedded (a type parameter cannot be Go-embedded): its members stand beside reason.
+type adminEntityBody[T any] struct {
+	Entity T      `json:",embed"`
+	Reason string `json:"reason"`
+}
+
+// The bodies of the admin API's other calls, and the entity bodies the decoding fuzz test
+// names.
 type (
-	adminUnitBody struct {
-		events.Unit
-		Reason string `json:"reason"`
-	}
-	adminInboxBody struct {
-		events.Inbox
-		Reason string `json:"reason"`
-	}
-	adminWorkspaceBody struct {
-		events.Workspace
-		Reason string `json:"reason"`
-	}
-	adminServiceBody struct {
-		events.Service
-		Reason string `json:"reason"`
-	}
-	adminCategoryBody struct {
-		events.ServiceCategory
-		Reason string `json:"reason"`
-	}
-	adminServiceTypeBody struct {
-		events.ServiceType
-		Reason string `json:"reason"`
-	}
-	adminOperatorBody struct {
+	adminUnitBody        = adminEntityBody[events.Unit]
+	adminWorkspaceBody   = adminEntityBody[events.Workspace]
+	adminGroupBody       = adminEntityBody[events.OperatorGroup]
+	adminApplicationBody = adminEntityBody[events.Application]
+	adminOperatorBody    struct {
 		events.Operator
 		// Password is required for a new operator; for an existing one it replaces the
 		// password when given.
 		Password string `json:"password"`
 		Reason   string `json:"reason"`
-	}
-	adminGroupBody struct {
-		events.OperatorGroup
-		Reason string `json:"reason"`
-	}
-	adminApplicationBody struct {
-		events.Application
-		Reason string `json:"reason"`
 	}
 	adminPasswordBody struct {
 		Password string `json:"password"`
@@ -58,17 +38,10 @@ type (
 	}
 )
 
-func (b adminUnitBody) why() string        { return b.Reason }
-func (b adminInboxBody) why() string       { return b.Reason }
-func (b adminWorkspaceBody) why() string   { return b.Reason }
-func (b adminServiceBody) why() string     { return b.Reason }
-func (b adminCategoryBody) why() string    { return b.Reason }
-func (b adminServiceTypeBody) why() string { return b.Reason }
-func (b adminOperatorBody) why() string    { return b.Reason }
-func (b adminGroupBody) why() string       { return b.Reason }
-func (b adminApplicationBody) why() string { return b.Reason }
-func (b adminPasswordBody) why() string    { return b.Reason }
-func (b reasonOnly) why() string           { return b.Reason }
+func (b adminEntityBody[T]) why() string { return b.Reason }
+func (b adminOperatorBody) why() string  { return b.Reason }
+func (b adminPasswordBody) why() string  { return b.Reason }
+func (b reasonOnly) why() string         { return b.Reason }
 
 type (
 	// dir is a Directory lookup by id.
@@ -79,82 +52,53 @@ type (
 	chg = directory.Change
 )
 
+// entityKind is the adminKind of an entity whose PUT body is an adminEntityBody: path,
+// name and kind as in adminKind; idField is the body's id member ("unitId") and id points
+// at it in the entity, which put then stores under the path's id.
+func entityKind[T any](path, name, kind string, get func(dir, string) (T, bool), list func(dir) []T,
+	idField string, id func(*T) *string, put func(adm, context.Context, chg, T) (directory.Result, error)) adminKind[T, adminEntityBody[T]] {
+	return adminKind[T, adminEntityBody[T]]{
+		path: path, name: name, kind: kind, why: adminEntityBody[T].why, get: get, list: list,
+		put: func(ctx context.Context, a adm, c chg, pathID string, b adminEntityBody[T]) (directory.Result, error) {
+			if err := claimID(id(&b.Entity), pathID, idField); err != nil {
+				return directory.Result{}, err
+			}
+			return put(a, ctx, c, b.Entity)
+		},
+	}
+}
+
+// claimID sets the body's id, under field, to the path's, refusing a body that names
+// another entity.
+func claimID(bodyID *string, pathID, field string) error {
+	if !sameID(*bodyID, pathID) {
+		return idMismatch(field)
+	}
+	*bodyID = pathID
+	return nil
+}
+
 // registerAdminRoutes registers the admin API under r (AdminBase); see docs/api.md.
 func (s *Server) registerAdminRoutes(r *mux.Router) {
-	registerAdminKind(s, r, adminKind[events.Unit, adminUnitBody]{
-		path: "units", name: "unit", kind: events.KindUnit, why: adminUnitBody.why,
-		get: dir.Unit, list: dir.Units,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminUnitBody) (directory.Result, error) {
-			if !sameID(b.UnitID, id) {
-				return directory.Result{}, idMismatch("unitId")
-			}
-			b.UnitID = id
-			return a.PutUnit(ctx, c, b.Unit)
-		},
-	})
-	registerAdminKind(s, r, adminKind[events.Inbox, adminInboxBody]{
-		path: "inboxes", name: "inbox", kind: events.KindInbox, why: adminInboxBody.why,
-		get: dir.Inbox, list: dir.Inboxes,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminInboxBody) (directory.Result, error) {
-			if !sameID(b.InboxID, id) {
-				return directory.Result{}, idMismatch("inboxId")
-			}
-			b.InboxID = id
-			return a.PutInbox(ctx, c, b.Inbox)
-		},
-	})
-	registerAdminKind(s, r, adminKind[events.Workspace, adminWorkspaceBody]{
-		path: "workspaces", name: "workspace", kind: events.KindWorkspace, why: adminWorkspaceBody.why,
-		get: dir.Workspace, list: dir.Workspaces,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminWorkspaceBody) (directory.Result, error) {
-			if !sameID(b.WorkspaceID, id) {
-				return directory.Result{}, idMismatch("workspaceId")
-			}
-			b.WorkspaceID = id
-			return a.PutWorkspace(ctx, c, b.Workspace)
-		},
-	})
-	registerAdminKind(s, r, adminKind[events.Service, adminServiceBody]{
-		path: "services", name: "service", kind: events.KindService, why: adminServiceBody.why,
-		get: dir.Service, list: dir.Services,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminServiceBody) (directory.Result, error) {
-			if !sameID(b.ServiceID, id) {
-				return directory.Result{}, idMismatch("serviceId")
-			}
-			b.ServiceID = id
-			return a.PutService(ctx, c, b.Service)
-		},
-	})
-	registerAdminKind(s, r, adminKind[events.ServiceCategory, adminCategoryBody]{
-		path: "serviceCategories", name: "serviceCategory", kind: events.KindServiceCategory, why: adminCategoryBody.why,
-		get: dir.ServiceCategory, list: dir.ServiceCategories,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminCategoryBody) (directory.Result, error) {
-			if !sameID(b.ServiceCategoryID, id) {
-				return directory.Result{}, idMismatch("serviceCategoryId")
-			}
-			b.ServiceCategoryID = id
-			return a.PutServiceCategory(ctx, c, b.ServiceCategory)
-		},
-	})
-	registerAdminKind(s, r, adminKind[events.ServiceType, adminServiceTypeBody]{
-		path: "serviceTypes", name: "serviceType", kind: events.KindServiceType, why: adminServiceTypeBody.why,
-		get: dir.ServiceType, list: dir.ServiceTypes,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminServiceTypeBody) (directory.Result, error) {
-			if !sameID(b.ServiceTypeID, id) {
-				return directory.Result{}, idMismatch("serviceTypeId")
-			}
-			b.ServiceTypeID = id
-			return a.PutServiceType(ctx, c, b.ServiceType)
-		},
-	})
+	registerAdminKind(s, r, entityKind("units", "unit", events.KindUnit, dir.Unit, dir.Units,
+		"unitId", func(e *events.Unit) *string { return &e.UnitID }, adm.PutUnit))
+	registerAdminKind(s, r, entityKind("inboxes", "inbox", events.KindInbox, dir.Inbox, dir.Inboxes,
+		"inboxId", func(e *events.Inbox) *string { return &e.InboxID }, adm.PutInbox))
+	registerAdminKind(s, r, entityKind("workspaces", "workspace", events.KindWorkspace, dir.Workspace, dir.Workspaces,
+		"workspaceId", func(e *events.Workspace) *string { return &e.WorkspaceID }, adm.PutWorkspace))
+	registerAdminKind(s, r, entityKind("services", "service", events.KindService, dir.Service, dir.Services,
+		"serviceId", func(e *events.Service) *string { return &e.ServiceID }, adm.PutService))
+	registerAdminKind(s, r, entityKind("serviceCategories", "serviceCategory", events.KindServiceCategory, dir.ServiceCategory, dir.ServiceCategories,
+		"serviceCategoryId", func(e *events.ServiceCategory) *string { return &e.ServiceCategoryID }, adm.PutServiceCategory))
+	registerAdminKind(s, r, entityKind("serviceTypes", "serviceType", events.KindServiceType, dir.ServiceType, dir.ServiceTypes,
+		"serviceTypeId", func(e *events.ServiceType) *string { return &e.ServiceTypeID }, adm.PutServiceType))
 	operators := adminKind[events.Operator, adminOperatorBody]{
 		path: "operators", name: "operator", kind: events.KindOperator, why: adminOperatorBody.why,
 		get: dir.Operator, list: dir.Operators,
 		put: func(ctx context.Context, a adm, c chg, id string, b adminOperatorBody) (directory.Result, error) {
-			if !sameID(b.UserID, id) {
-				return directory.Result{}, idMismatch("userId")
+			if err := claimID(&b.UserID, id, "userId"); err != nil {
+				return directory.Result{}, err
 			}
-			b.UserID = id
 			return a.PutOperator(ctx, c, b.Operator, b.Password)
 		},
 	}
@@ -171,17 +115,8 @@ func (s *Server) registerAdminRoutes(r *mux.Router) {
 		func(ctx context.Context, a adm, c chg, vars map[string]string, b adminPasswordBody) (directory.Result, error) {
 			return a.SetPassword(ctx, c, vars["id"], b.Password)
 		})
-	groups := adminKind[events.OperatorGroup, adminGroupBody]{
-		path: "groups", name: "group", kind: events.KindGroup, why: adminGroupBody.why,
-		get: dir.Group, list: dir.Groups,
-		put: func(ctx context.Context, a adm, c chg, id string, b adminGroupBody) (directory.Result, error) {
-			if !sameID(b.GroupID, id) {
-				return directory.Result{}, idMismatch("groupId")
-			}
-			b.GroupID = id
-			return a.PutGroup(ctx, c, b.OperatorGroup)
-		},
-	}
+	groups := entityKind("groups", "group", events.KindGroup, dir.Group, dir.Groups,
+		"groupId", func(e *events.OperatorGroup) *string { return &e.GroupID }, adm.PutGroup)
 	registerAdminKind(s, r, groups)
 	adminAction(s, r, groups, http.MethodPut, "members/{userId}", true, reasonOnly.why,
 		func(ctx context.Context, a adm, c chg, vars map[string]string, _ reasonOnly) (directory.Result, error) {
@@ -203,17 +138,9 @@ func (s *Server) registerAdminRoutes(r *mux.Router) {
 		func(ctx context.Context, a adm, c chg, vars map[string]string, _ reasonOnly) (directory.Result, error) {
 			return a.RotateToken(ctx, c, vars["id"])
 		})
-	applications := adminKind[events.Application, adminApplicationBody]{
-		path: "applications", name: "application", kind: events.KindApplication, why: adminApplicationBody.why,
-		get: dir.Application, list: dir.Applications, secret: "clientSecret",
-		put: func(ctx context.Context, a adm, c chg, id string, b adminApplicationBody) (directory.Result, error) {
-			if !sameID(b.ApplicationID, id) {
-				return directory.Result{}, idMismatch("applicationId")
-			}
-			b.ApplicationID = id
-			return a.PutApplication(ctx, c, b.Application)
-		},
-	}
+	applications := entityKind("applications", "application", events.KindApplication, dir.Application, dir.Applications,
+		"applicationId", func(e *events.Application) *string { return &e.ApplicationID }, adm.PutApplication)
+	applications.secret = "clientSecret"
 	registerAdminKind(s, r, applications)
 	adminAction(s, r, applications, http.MethodPost, "secret", true, reasonOnly.why,
 		func(ctx context.Context, a adm, c chg, vars map[string]string, _ reasonOnly) (directory.Result, error) {

@@ -224,26 +224,20 @@ func (f *File) Validate() error {
 	units := map[string]bool{}
 	for i, e := range f.Units {
 		u := unitOf(e)
-		at := v.at("units", i, u.UnitID)
-		v.uuid(at, "unitId", u.UnitID)
-		v.unique(at, "unitId", u.UnitID)
+		v.entry("units", i, "unitId", u.UnitID, v.uuid)
 		units[u.UnitID] = true
 	}
 	inboxUnit := map[string]string{}
 	for i, e := range f.Inboxes {
 		in := inboxOf(e)
-		at := v.at("inboxes", i, in.InboxID)
-		v.required(at, "inboxId", in.InboxID)
-		v.unique(at, "inboxId", in.InboxID)
+		at := v.entry("inboxes", i, "inboxId", in.InboxID, v.required)
 		v.ref(at, "unitId", in.UnitID, units)
 		inboxUnit[in.InboxID] = in.UnitID
 	}
 	workspaces := map[string]bool{}
 	for i, e := range f.Workspaces {
 		w := workspaceOf(e)
-		at := v.at("workspaces", i, w.WorkspaceID)
-		v.required(at, "workspaceId", w.WorkspaceID)
-		v.unique(at, "workspaceId", w.WorkspaceID)
+		at := v.entry("workspaces", i, "workspaceId", w.WorkspaceID, v.required)
 		v.ref(at, "unitId", w.UnitID, units)
 		for _, id := range w.InboxIDs {
 			v.inUnit(at, "inboxIds", id, inboxUnit, w.UnitID)
@@ -258,9 +252,7 @@ func (f *File) Validate() error {
 	services := map[string]bool{}
 	for i, e := range f.Services {
 		s := serviceOf(e)
-		at := v.at("services", i, s.ServiceID)
-		v.required(at, "serviceId", s.ServiceID)
-		v.unique(at, "serviceId", s.ServiceID)
+		at := v.entry("services", i, "serviceId", s.ServiceID, v.required)
 		v.ref(at, "unitId", s.UnitID, units)
 		v.inUnit(at, "inboxId", s.InboxID, inboxUnit, s.UnitID)
 		services[s.ServiceID] = true
@@ -268,11 +260,8 @@ func (f *File) Validate() error {
 	categories := map[string]bool{}
 	for i, e := range f.ServiceCategories {
 		c := categoryOf(e)
-		at := v.at("serviceCategories", i, c.ServiceCategoryID)
-		v.required(at, "serviceCategoryId", c.ServiceCategoryID)
-		v.unique(at, "serviceCategoryId", c.ServiceCategoryID)
-		v.required(at, "code", c.Code)
-		v.unique(at, "code", c.Code)
+		at := v.entry("serviceCategories", i, "serviceCategoryId", c.ServiceCategoryID, v.required)
+		v.requiredUnique(at, "code", c.Code)
 		categories[c.ServiceCategoryID] = true
 	}
 	groupNames := map[string]bool{}
@@ -282,11 +271,8 @@ func (f *File) Validate() error {
 	typeCodes := map[string]bool{}
 	for i, e := range f.ServiceTypes {
 		t := serviceTypeOf(e)
-		at := v.at("serviceTypes", i, t.ServiceTypeID)
-		v.required(at, "serviceTypeId", t.ServiceTypeID)
-		v.unique(at, "serviceTypeId", t.ServiceTypeID)
-		v.required(at, "code", t.Code)
-		v.unique(at, "code", t.Code)
+		at := v.entry("serviceTypes", i, "serviceTypeId", t.ServiceTypeID, v.required)
+		v.requiredUnique(at, "code", t.Code)
 		if t.Code == "*" {
 			v.fail(at, `code "*" is reserved: it means every type in an operator's serviceTypes`)
 		}
@@ -300,9 +286,7 @@ func (f *File) Validate() error {
 	operators := map[string]bool{}
 	for i, e := range f.Operators {
 		o := operatorOf(e)
-		at := v.at("operators", i, o.UserID)
-		v.uuid(at, "userId", o.UserID)
-		v.unique(at, "userId", o.UserID)
+		at := v.entry("operators", i, "userId", o.UserID, v.uuid)
 		v.required(at, "email", o.Email)
 		v.unique(at, "email", emailKey(o.Email))
 		v.secret(at, "password", e.Password)
@@ -321,28 +305,20 @@ func (f *File) Validate() error {
 	}
 	for i, e := range f.Groups {
 		g := groupOf(e)
-		at := v.at("groups", i, g.GroupID)
-		v.required(at, "groupId", g.GroupID)
-		v.unique(at, "groupId", g.GroupID)
-		v.required(at, "name", g.Name)
-		v.unique(at, "name", g.Name)
+		at := v.entry("groups", i, "groupId", g.GroupID, v.required)
+		v.requiredUnique(at, "name", g.Name)
 		for _, id := range g.Members {
 			v.ref(at, "members", id, operators)
 		}
 	}
 	for i, tp := range f.Touchpoints {
-		at := v.at("touchpoints", i, tp.Code)
-		v.required(at, "code", tp.Code)
-		v.unique(at, "code", tp.Code)
+		at := v.entry("touchpoints", i, "code", tp.Code, v.required)
 		v.secret(at, "token", tp.Token)
 	}
 	for i, e := range f.Applications {
 		a := applicationOf(e)
-		at := v.at("applications", i, a.ApplicationID)
-		v.uuid(at, "applicationId", a.ApplicationID)
-		v.unique(at, "applicationId", a.ApplicationID)
-		v.required(at, "clientId", a.ClientID)
-		v.unique(at, "clientId", a.ClientID)
+		at := v.entry("applications", i, "applicationId", a.ApplicationID, v.uuid)
+		v.requiredUnique(at, "clientId", a.ClientID)
 		v.secret(at, "clientSecret", e.ClientSecret)
 		for _, r := range a.Roles {
 			if r != events.RoleAgentImpersonator && r != events.RoleCaseManager {
@@ -365,6 +341,21 @@ func (v *validator) at(key string, i int, id string) string {
 		return fmt.Sprintf("%s[%d]", key, i)
 	}
 	return fmt.Sprintf("%s[%d] %q", key, i, id)
+}
+
+// entry names entry i of key by its id and checks the id, under field, with check
+// (required or uuid) and for uniqueness within key.
+func (v *validator) entry(key string, i int, field, id string, check func(at, field, value string)) string {
+	at := v.at(key, i, id)
+	check(at, field, id)
+	v.unique(at, field, id)
+	return at
+}
+
+// requiredUnique checks a member that every entry of a key has and no two share.
+func (v *validator) requiredUnique(at, field, value string) {
+	v.required(at, field, value)
+	v.unique(at, field, value)
 }
 
 func (v *validator) fail(at, format string, args ...any) {

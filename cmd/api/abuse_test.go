@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -219,26 +217,13 @@ func TestSigninErrorPairs(t *testing.T) {
 // withCarolUnblocked writes the demo directory with carol not blocked and uses it.
 func withCarolUnblocked(t *testing.T) func(*Config) {
 	t.Helper()
-	b, err := os.ReadFile(demoFileP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string][]map[string]any
-	mustJSON(t, b, &f)
-	for _, op := range f["operators"] {
-		if op["userId"] == carolID {
-			op["blocked"] = false
+	return withDemoEdited(t, func(f map[string][]map[string]any) {
+		for _, op := range f["operators"] {
+			if op["userId"] == carolID {
+				op["blocked"] = false
+			}
 		}
-	}
-	out, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "directory.json")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return func(c *Config) { c.DirectoryFile = path }
+	})
 }
 
 // TestBlockedOperatorOnAgentAPI blocks an operator who serves a case: every agent call on

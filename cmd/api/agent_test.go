@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -109,31 +107,18 @@ const frankID = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a09"
 // withFrank writes the demo directory plus frank to a temp file and uses it.
 func withFrank(t *testing.T) func(*Config) {
 	t.Helper()
-	b, err := os.ReadFile(demoFileP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string][]map[string]any
-	mustJSON(t, b, &f)
-	f["operators"] = append(f["operators"], map[string]any{
-		"userId": frankID, "email": "frank@example.com", "displayName": "Frank Foster", "initials": "FF",
-		"picture": "", "password": "frank-password", "blocked": false, "serviceTypes": []string{"*"},
-		"units": []string{downtown}, "workspaces": []string{}, "roles": []string{"Agent"},
+	return withDemoEdited(t, func(f map[string][]map[string]any) {
+		f["operators"] = append(f["operators"], map[string]any{
+			"userId": frankID, "email": "frank@example.com", "displayName": "Frank Foster", "initials": "FF",
+			"picture": "", "password": "frank-password", "blocked": false, "serviceTypes": []string{"*"},
+			"units": []string{downtown}, "workspaces": []string{}, "roles": []string{"Agent"},
+		})
+		// Two applications with one role each.
+		f["applications"] = append(f["applications"],
+			map[string]any{"applicationId": managerApp, "clientId": "manager-app", "clientSecret": "manager-secret", "roles": []string{"CaseManager"}},
+			map[string]any{"applicationId": impersonatorApp, "clientId": "impersonator-app", "clientSecret": "impersonator-secret", "roles": []string{"AgentImpersonator"}},
+		)
 	})
-	// Two applications with one role each.
-	f["applications"] = append(f["applications"],
-		map[string]any{"applicationId": managerApp, "clientId": "manager-app", "clientSecret": "manager-secret", "roles": []string{"CaseManager"}},
-		map[string]any{"applicationId": impersonatorApp, "clientId": "impersonator-app", "clientSecret": "impersonator-secret", "roles": []string{"AgentImpersonator"}},
-	)
-	out, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "directory.json")
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return func(c *Config) { c.DirectoryFile = path }
 }
 
 func TestActiveCasesContract(t *testing.T) {

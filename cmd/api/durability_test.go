@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"testing"
 )
@@ -38,17 +36,8 @@ func TestDurabilityFlag(t *testing.T) {
 // TestGroupDurabilityServes: with -durability group a case is opened as usual (its
 // acknowledgement waits for a shared sync of the store).
 func TestGroupDurabilityServes(t *testing.T) {
-	m := NewMain()
-	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats-listen", "", "-durability", "group", "-demo"}, func(string) (string, bool) { return "", false }); err != nil {
-		t.Fatal(err)
-	}
-	m.Config.BcryptCost = 4
-	m.Logger, m.Stdout = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := parsedMain(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats-listen", "", "-durability", "group", "-demo"}, nil)
+	runMain(t, m)
 	req, err := http.NewRequest(http.MethodPost, "http://"+m.app.Addr()+"/api/v4/cases", bytes.NewReader([]byte(`{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD"}`)))
 	if err != nil {
 		t.Fatal(err)

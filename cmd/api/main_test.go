@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -67,11 +66,7 @@ func startMain(t testing.TB, data string, mods []func(*Config), modMain func(*Ma
 		modMain(m)
 	}
 	m.Stdout = io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatalf("run api: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
+	runMain(t, m)
 	return m
 }
 

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,17 +25,9 @@ import (
 func TestDemoNATSListener(t *testing.T) {
 	data := t.TempDir()
 	var out bytes.Buffer
-	m := NewMain()
-	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-data", data, "-nats-listen", "127.0.0.1:-1", "-sync-always=false", "-demo"}, func(string) (string, bool) { return "", false }); err != nil {
-		t.Fatal(err)
-	}
-	m.Config.BcryptCost = 4
-	m.Logger, m.Stdout = slog.New(slog.NewTextHandler(io.Discard, nil)), &out
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := parsedMain(t, []string{"-addr", "127.0.0.1:0", "-data", data, "-nats-listen", "127.0.0.1:-1", "-sync-always=false", "-demo"}, nil)
+	m.Stdout = &out
+	runMain(t, m)
 
 	url := m.app.NATSURL()
 	if nc, err := nats.Connect(url); err == nil {
@@ -108,17 +98,8 @@ func TestOutsideNATSWithPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := map[string]string{"CASESTREAM_NATS_URL": s.ClientURL(), "CASESTREAM_NATS_USER": "casestream", "CASESTREAM_NATS_PASSWORD_FILE": pw}
-	m := NewMain()
-	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-directory", demoFileP}, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
-		t.Fatal(err)
-	}
-	m.Config.BcryptCost = 4
-	m.Logger, m.Stdout = slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
+	m := parsedMain(t, []string{"-addr", "127.0.0.1:0", "-directory", demoFileP}, env)
+	runMain(t, m)
 	c := newClient(t, m)
 	// Ready once the in-process projector has replayed CASES, which goes on after Run.
 	eventually.Check(t, 10*time.Second, 20*time.Millisecond, func() error {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"sort"
@@ -36,22 +35,7 @@ func startLogged(t *testing.T, mods ...func(*Config)) (*Main, *syncBuffer) {
 // startAPIWithLogger is startAPI with the given logger.
 func startAPIWithLogger(t testing.TB, data string, log *slog.Logger, mods ...func(*Config)) *Main {
 	t.Helper()
-	m := NewMain()
-	m.Config = Config{
-		Addr: "127.0.0.1:0", Data: data, NATSListen: "", Replicas: 1, SyncAlways: false,
-		DirectoryFile: demoFileP, Projector: true, BcryptCost: 4,
-	}
-	for _, mod := range mods {
-		mod(&m.Config)
-	}
-	m.Logger = log
-	m.Stdout = io.Discard
-	if err := m.Run(context.Background()); err != nil {
-		m.Close()
-		t.Fatalf("run api: %v", err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return startMain(t, data, mods, func(m *Main) { m.Logger = log })
 }
 
 // requestLines decodes the JSON log lines with msg "request".

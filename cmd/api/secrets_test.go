@@ -189,11 +189,7 @@ func TestPasswordChangeOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changed := filepath.Join(t.TempDir(), "directory.json")
-	if err := os.WriteFile(changed, []byte(strings.Replace(string(demo), `"bob-password"`, `"bob-new-password"`, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	m2 := startAPI(t, data, func(c *Config) { c.DirectoryFile = changed })
+	m2 := startAPI(t, data, withDirectory(t, []byte(strings.Replace(string(demo), `"bob-password"`, `"bob-new-password"`, 1))))
 	c2 := newClient(t, m2)
 	msgs := allMessages(t, jetStream(t, m2), events.StreamDirectory)
 	if got := uint64(len(msgs)); got != before+1 {

@@ -242,15 +242,8 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 		t.Errorf("got a request answered after %v, want every answer within the request deadline", maxTook)
 	}
 
-	nc, err := embedded.Connect(ns2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, nc := connectJS(t, ns2)
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inLog := markers(t, js)
 	for _, o := range results {
 		n := inLog[o.marker]

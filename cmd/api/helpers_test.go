@@ -8,6 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/casestream/casestream/internal/embedded"
 )
 
 // parsedMain is a Main set up from command-line args and an environment, as the binary
@@ -58,4 +63,20 @@ func withDemoEdited(t testing.TB, edit func(f map[string][]map[string]any)) func
 		t.Fatal(err)
 	}
 	return withDirectory(t, out)
+}
+
+// connectJS connects to s as the api does and returns its JetStream and the connection, for
+// the caller to close.
+func connectJS(t testing.TB, s *embedded.Server) (jetstream.JetStream, *nats.Conn) {
+	t.Helper()
+	nc, err := embedded.Connect(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		t.Fatal(err)
+	}
+	return js, nc
 }

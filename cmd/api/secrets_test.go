@@ -221,15 +221,8 @@ func writeV1Log(t *testing.T, data string, f *directory.File) []string {
 		t.Fatal(err)
 	}
 	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
-	nc, err := embedded.Connect(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js, nc := connectJS(t, ns)
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/directory"
 	"github.com/casestream/casestream/internal/httpapi"
 )
 
@@ -67,6 +68,23 @@ type historyLine struct {
 	Error string `json:"error,omitempty"`
 }
 
+// historyLineOf is the history line of e, with the actor named as dir knew them and the
+// event summarised by summarize; an undecodable event is a line that says why. It also
+// returns the decoded event, nil for an undecodable one.
+func historyLineOf(e entry, dir *directory.Directory, summarize func(events.Event) string) (historyLine, events.Event) {
+	line := historyLine{Seq: e.Seq, Time: e.Time}
+	env, ev, err := e.decoded()
+	if err != nil {
+		line.Error, line.Type, line.Summary = err.Error(), e.Header.Get(events.HeaderEventType), "undecodable event: "+err.Error()
+		return line, nil
+	}
+	line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, env.Data
+	line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
+	line.Reason = env.Reason
+	line.Summary = summarize(ev)
+	return line, ev
+}
+
 // text is the line's summary in words, with the reason given for the change, if any.
 func (l historyLine) text() string {
 	if l.Reason != "" {
@@ -106,18 +124,7 @@ func (m *Main) history(ctx context.Context, args []string) error {
 	out := newPrinter(m.Stdout)
 	for _, e := range es {
 		dir := tl.at(e.Time)
-		line := historyLine{Seq: e.Seq, Time: e.Time}
-		env, ev, err := e.decoded()
-		if err != nil {
-			line.Error = err.Error()
-			line.Type = e.Header.Get(events.HeaderEventType)
-			line.Summary = "undecodable event: " + err.Error()
-		} else {
-			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, env.Data
-			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
-			line.Reason = env.Reason
-			line.Summary = summary(dir, ev)
-		}
+		line, _ := historyLineOf(e, dir, func(ev events.Event) string { return summary(dir, ev) })
 		if m.Config.JSON {
 			out.json(line)
 			continue

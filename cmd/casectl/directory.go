@@ -100,15 +100,9 @@ func (m *Main) directoryHistory(ctx context.Context, args []string) error {
 	out := newPrinter(m.Stdout)
 	for _, e := range es {
 		dir := tl.at(e.Time)
-		line := historyLine{Seq: e.Seq, Time: e.Time}
-		env, ev, err := e.decoded()
-		if err != nil {
-			line.Error, line.Type, line.Summary = err.Error(), e.Header.Get(events.HeaderEventType), "undecodable event: "+err.Error()
-		} else {
-			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, redacted(env.Data)
-			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
-			line.Reason = env.Reason
-			line.Summary = directorySummary(ev)
+		line, ev := historyLineOf(e, dir, directorySummary)
+		if ev != nil {
+			line.Data = redacted(line.Data)
 		}
 		if m.Config.JSON {
 			out.json(line)

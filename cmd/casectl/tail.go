@@ -50,16 +50,7 @@ func (m *Main) tail(ctx context.Context, args []string) error {
 		if *typ != "" && e.Header.Get(events.HeaderEventType) != *typ {
 			return nil
 		}
-		env, ev, err := e.decoded()
-		line := historyLine{Seq: e.Seq, Time: e.Time}
-		if err != nil {
-			line.Error, line.Type, line.Summary = err.Error(), e.Header.Get(events.HeaderEventType), "undecodable event: "+err.Error()
-		} else {
-			line.OccurredAt, line.Type, line.Data = env.OccurredAt, env.Type, env.Data
-			line.Actor = actorLine{Kind: env.Actor.Kind, ID: env.Actor.ID, Name: actorName(dir, env.Actor)}
-			line.Reason = env.Reason
-			line.Summary = summary(dir, ev)
-		}
+		line, ev := historyLineOf(e, dir, func(ev events.Event) string { return summary(dir, ev) })
 		id, _ := events.CaseInstanceID(e.Subject)
 		if *unit != "" {
 			u, ok := units[id]

@@ -6,7 +6,7 @@
 // in the page cache and makes it durable.
 //
 // A round fdatasyncs every file under the store directory and fsyncs every directory (a new
-// block file's name lives in its directory). It does not use syncfs(2): a FUSE file system
+// block file's name lives in its directory) that changed since a round last synced it. It does not use syncfs(2): a FUSE file system
 // (the power-loss tests) never sees it. A failed round fails every append waiting on it and
 // every later one: after a failed sync the kernel may have dropped the dirty pages, so
 // nothing written before can be trusted to reach the disk; the caller stops the process.
@@ -16,12 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/eventstore"
@@ -33,6 +28,7 @@ var ErrClosed = errors.New("groupcommit: closed")
 // Syncer runs sync rounds of one store directory for the appends that wait on them.
 type Syncer struct {
 	dir   string
+	tree  *tree // only the loop's goroutine uses it
 	onErr func(error)
 	kick  chan struct{}
 	quit  chan struct{}
@@ -52,7 +48,7 @@ type round struct {
 // New starts a Syncer of dir. onErr is called once, from the Syncer's goroutine, with the
 // first failed round's error.
 func New(dir string, onErr func(error)) *Syncer {
-	s := &Syncer{dir: dir, onErr: onErr, kick: make(chan struct{}, 1), quit: make(chan struct{}), next: &round{done: make(chan struct{})}}
+	s := &Syncer{dir: dir, tree: newTree(dir), onErr: onErr, kick: make(chan struct{}, 1), quit: make(chan struct{}), next: &round{done: make(chan struct{})}}
 	s.wg.Go(s.loop)
 	return s
 }
@@ -98,7 +94,7 @@ func (s *Syncer) loop() {
 		r := s.next
 		s.next = &round{done: make(chan struct{})}
 		s.mu.Unlock()
-		r.err = syncTree(s.dir)
+		r.err = s.tree.sync()
 		if r.err != nil {
 			r.err = fmt.Errorf("groupcommit: sync %s: %w", s.dir, r.err)
 			s.mu.Lock()
@@ -113,38 +109,6 @@ func (s *Syncer) loop() {
 		}
 		close(r.done)
 	}
-}
-
-// syncTree fdatasyncs every regular file under dir and fsyncs every directory. A file
-// removed meanwhile (a compacted block) needs no sync.
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && path != dir {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !d.Type().IsRegular() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			err = f.Sync()
-		} else {
-			err = unix.Fdatasync(int(f.Fd()))
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	})
 }
 
 // Store is an event store whose Append returns once the appended events are on disk.

@@ -86,7 +86,8 @@ type bench struct {
 	// base offsets every case instance id: 0 on embedded servers, distinct per run on an
 	// outside server whose streams may hold earlier runs.
 	base    int64
-	durable *app.App
+	durable *app.App // SyncAlways
+	group   *app.App // group commit (app.Config.GroupCommit); nil with an outside server
 	lazy    *app.App
 	dirs    []string
 
@@ -120,12 +121,21 @@ func (b *bench) scenario(name string, fn func() error) error {
 	return nil
 }
 
-// startNode starts a node with the given directory file, on an embedded server (durable or
-// lazy) in a fresh temporary directory, or on the outside server.
-func (b *bench) startNode(ctx context.Context, durable bool, f *directory.File) (*app.App, error) {
+// durability is how a node's embedded server makes an acknowledged append durable.
+type durability int
+
+const (
+	syncAlways  durability = iota // the server fsyncs before each acknowledgement
+	groupCommit                   // one sync shared by the appends waiting (internal/groupcommit)
+	lazySync                      // the server syncs on its own schedule
+)
+
+// startNode starts a node with the given directory file, on an embedded server in a fresh
+// temporary directory, or on the outside server.
+func (b *bench) startNode(ctx context.Context, d durability, f *directory.File) (*app.App, error) {
 	cfg := app.Config{
 		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSAuth: b.cfg.NATSAuth, NATSListen: "", Replicas: b.cfg.Replicas,
-		SyncAlways: durable, Directory: f, DirectoryName: "casebench directory",
+		SyncAlways: d == syncAlways, GroupCommit: d == groupCommit, Directory: f, DirectoryName: "casebench directory",
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
 	}
 	if b.cfg.PipelineBelow >= 0 {
@@ -173,12 +183,16 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		demo = f
 	}
 	b.step("starting the durable node")
-	if b.durable, err = b.startNode(ctx, true, demo); err != nil {
+	if b.durable, err = b.startNode(ctx, syncAlways, demo); err != nil {
 		return r, fmt.Errorf("start durable node: %w", err)
 	}
 	if b.cfg.NATSURL == "" {
+		b.step("starting the group-commit node")
+		if b.group, err = b.startNode(ctx, groupCommit, demo); err != nil {
+			return r, fmt.Errorf("start group-commit node: %w", err)
+		}
 		b.step("starting the lazy node")
-		if b.lazy, err = b.startNode(ctx, false, f); err != nil {
+		if b.lazy, err = b.startNode(ctx, lazySync, f); err != nil {
 			return r, fmt.Errorf("start lazy node: %w", err)
 		}
 	} else {
@@ -187,23 +201,23 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 	}
 
 	err = b.scenario("write", func() error {
-		var lat []time.Duration
-		if r.AppendDurablePerS, r.AssignDurablePerS, lat, err = b.writeRun(ctx, b.durable, 0); err != nil {
+		if err := b.durableRun(ctx, &r); err != nil {
 			return err
 		}
-		r.AssignP50Ms, r.AssignP99Ms = percentile(lat, 50), percentile(lat, 99)
 		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, 1)
 		return err
 	})
 	if err != nil {
 		return r, err
 	}
-	r.AssignDurableRatio = r.AssignDurablePerS / r.AppendDurablePerS
 	r.AssignLazyRatio = r.AssignLazyPerS / r.AppendLazyPerS
 	// The lag is measured on a quiet process: neither projector still folding what the
 	// write scenario appended.
 	caught := time.Now()
-	for _, n := range []*app.App{b.durable, b.lazy} {
+	for _, n := range []*app.App{b.durable, b.group, b.lazy} {
+		if n == nil {
+			continue
+		}
 		if err := b.catchUp(ctx, n); err != nil {
 			return r, fmt.Errorf("catch up after write: %w", err)
 		}
@@ -258,12 +272,15 @@ func (b *bench) close() error {
 	if b.lazy != nil && b.lazy != b.durable {
 		errs = append(errs, b.lazy.Close())
 	}
+	if b.group != nil {
+		errs = append(errs, b.group.Close())
+	}
 	if b.durable != nil {
 		errs = append(errs, b.durable.Close())
 	}
 	for _, d := range b.dirs {
 		errs = append(errs, os.RemoveAll(d))
 	}
-	b.lazy, b.durable, b.dirs = nil, nil, nil
+	b.lazy, b.group, b.durable, b.dirs = nil, nil, nil, nil
 	return errors.Join(errs...)
 }

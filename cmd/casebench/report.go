@@ -20,6 +20,10 @@ type Results struct {
 	AssignP50Ms        float64 `json:"assign_p50_ms"`
 	AssignP99Ms        float64 `json:"assign_p99_ms"`
 	AssignDurableRatio float64 `json:"assign_durable_ratio"`
+	AssignGroupPerS    float64 `json:"assign_group_per_s,omitempty"`
+	AssignGroupP50Ms   float64 `json:"assign_group_p50_ms,omitempty"`
+	AssignGroupP99Ms   float64 `json:"assign_group_p99_ms,omitempty"`
+	AssignGroupRatio   float64 `json:"assign_group_ratio,omitempty"`
 	AssignLazyRatio    float64 `json:"assign_lazy_ratio"`
 	ListPerS           float64 `json:"list_per_s"`
 	ListP50Ms          float64 `json:"list_p50_ms"`
@@ -90,6 +94,10 @@ func rows(r Results, sc scale) []row {
 		{"assign_p50_ms", r.AssignP50Ms, nil, "durable"},
 		{"assign_p99_ms", r.AssignP99Ms, nil, "durable"},
 		{"assign_durable_ratio", r.AssignDurableRatio, at(true, 1.5), "assign / append"},
+		{"assign_group_per_s", r.AssignGroupPerS, nil, fmt.Sprintf("%d HTTP clients, group commit", writers)},
+		{"assign_group_p50_ms", r.AssignGroupP50Ms, nil, "group commit"},
+		{"assign_group_p99_ms", r.AssignGroupP99Ms, nil, "group commit"},
+		{"assign_group_ratio", r.AssignGroupRatio, at(true, 2), "group-commit assign / fsync-before-ack append"},
 		{"assign_lazy_ratio", r.AssignLazyRatio, at(true, 0.5), "assign / append"},
 		{"list_per_s", r.ListPerS, nil, fmt.Sprintf("%d clients, %d active cases, %d agents", listClients, sc.activeCases, sc.agents)},
 		{"list_p50_ms", r.ListP50Ms, nil, ""},

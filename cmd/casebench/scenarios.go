@@ -245,6 +245,41 @@ func (b *bench) writeRun(ctx context.Context, n *app.App, run int64) (appendPerS
 	return raw.perS(), assign.perS(), assign.lat, nil
 }
 
+// durableRun measures, in alternation, raw appends to the SyncAlways node, assigns on it,
+// and (with embedded servers) assigns on the group-commit node: both durable assigns are
+// compared with the same raw appends.
+func (b *bench) durableRun(ctx context.Context, r *Results) error {
+	conns := newWireConns(b.durable.Addr(), writers)
+	defer conns.close()
+	assign, err := b.assignMeter(ctx, b.durable, conns, 0)
+	if err != nil {
+		return err
+	}
+	raw := b.appendMeter(b.durable, 0)
+	ms := []*meter{raw, assign}
+	var group *meter
+	if b.group != nil {
+		gconns := newWireConns(b.group.Addr(), writers)
+		defer gconns.close()
+		if group, err = b.assignMeter(ctx, b.group, gconns, 2); err != nil {
+			return err
+		}
+		ms = append(ms, group)
+	}
+	if err := b.alternate(ctx, ms...); err != nil {
+		return err
+	}
+	r.AppendDurablePerS, r.AssignDurablePerS = raw.perS(), assign.perS()
+	r.AssignP50Ms, r.AssignP99Ms = percentile(assign.lat, 50), percentile(assign.lat, 99)
+	r.AssignDurableRatio = r.AssignDurablePerS / r.AppendDurablePerS
+	if group != nil {
+		r.AssignGroupPerS = group.perS()
+		r.AssignGroupP50Ms, r.AssignGroupP99Ms = percentile(group.lat, 50), percentile(group.lat, 99)
+		r.AssignGroupRatio = r.AssignGroupPerS / r.AppendDurablePerS
+	}
+	return nil
+}
+
 // lagRun appends new cases through the node's store at the given rate and measures, for
 // each, the time from the append's acknowledgement to the projector having applied it.
 func (b *bench) lagRun(ctx context.Context, n *app.App, rate float64) ([]time.Duration, error) {

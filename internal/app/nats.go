@@ -67,7 +67,9 @@ func (a *App) streams(ctx context.Context) error {
 		// A cluster that is still electing its JetStream leaders refuses or times out; the
 		// setup is retried until it answers (bounded), so that api and NATS can start
 		// together.
-		err := eventstore.RetrySetup(ctx, a.log, "create streams", func() error { return eventstore.EnsureStreams(ctx, a.JS, a.cfg.Replicas) })
+		err := eventstore.RetrySetup(ctx, a.log, "create streams", eventstore.SetupAttempt, func(ctx context.Context) error {
+			return eventstore.EnsureStreams(ctx, a.JS, a.cfg.Replicas)
+		})
 		if err != nil {
 			return err
 		}

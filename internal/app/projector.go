@@ -79,7 +79,7 @@ func (a *App) replayCases(rctx, ctx context.Context) {
 	start := time.Now()
 	var last uint64
 	for {
-		err := eventstore.RetrySetup(rctx, a.log, "replay cases", func() (err error) {
+		err := eventstore.RetrySetup(rctx, a.log, "replay cases", 0, func(rctx context.Context) (err error) {
 			last, err = eventstore.Replay(rctx, a.JS, events.StreamCases, a.Projector.ApplyCases)
 			return err
 		})

@@ -24,7 +24,7 @@ func (a *App) openBuckets(ctx context.Context) error {
 		return nil
 	}
 	js, replicas, b := a.JS, a.cfg.Replicas, &a.buckets
-	err := eventstore.RetrySetup(ctx, a.log, "create key-value buckets", func() (err error) {
+	err := eventstore.RetrySetup(ctx, a.log, "create key-value buckets", eventstore.SetupAttempt, func(ctx context.Context) (err error) {
 		if b.ids, err = ids.Open(ctx, js, replicas); err != nil {
 			return err
 		}
@@ -44,7 +44,7 @@ func (a *App) openBuckets(ctx context.Context) error {
 		return err
 	}
 	// The bytes of case attachments: an object store bucket beside the key-value buckets.
-	err = eventstore.RetrySetup(ctx, a.log, "create the files bucket", func() (err error) {
+	err = eventstore.RetrySetup(ctx, a.log, "create the files bucket", eventstore.SetupAttempt, func(ctx context.Context) (err error) {
 		b.files, err = files.Open(ctx, js, replicas)
 		return err
 	})
@@ -52,7 +52,7 @@ func (a *App) openBuckets(ctx context.Context) error {
 		return err
 	}
 	// Secrets' hashes are in a bucket of their own, which only the service reads.
-	return eventstore.RetrySetup(ctx, a.log, "open credentials bucket", func() (err error) {
+	return eventstore.RetrySetup(ctx, a.log, "open credentials bucket", eventstore.SetupAttempt, func(ctx context.Context) (err error) {
 		b.secrets, err = directory.OpenSecrets(ctx, js, replicas)
 		return err
 	})
@@ -74,7 +74,7 @@ func (a *App) directory(ctx context.Context) error {
 	// An interrupted replay is started again; records already applied are ignored.
 	var last uint64
 	start := time.Now()
-	err := eventstore.RetrySetup(ctx, a.log, "replay directory", func() (err error) {
+	err := eventstore.RetrySetup(ctx, a.log, "replay directory", 0, func(ctx context.Context) (err error) {
 		last, err = eventstore.Replay(ctx, a.JS, events.StreamDirectory, apply)
 		return err
 	})

@@ -53,7 +53,7 @@ var (
 )
 
 // Scenario names, for -profile and the progress lines.
-var scenarios = []string{"memory", "write", "lag", "listdata", "list", "replay", "load"}
+var scenarios = []string{"memory", "write", "r3", "lag", "listdata", "list", "replay", "load"}
 
 func scenarioNames() string { return strings.Join(scenarios, ", ") }
 
@@ -73,6 +73,8 @@ const (
 	idsActive = 200_000_000
 	idsLag    = 300_000_000
 	idsLoad   = 400_000_000
+	// The write runs offset idsAssign and idsAppend by run*10_000_000.
+	runSyncAlways, runLazy, runGroup, runR3 = 0, 1, 2, 3
 )
 
 // bench is one run: its nodes and where it writes.
@@ -204,13 +206,18 @@ func (b *bench) run(ctx context.Context) (Results, error) {
 		if err := b.durableRun(ctx, &r); err != nil {
 			return err
 		}
-		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, 1)
+		r.AppendLazyPerS, r.AssignLazyPerS, _, err = b.writeRun(ctx, b.lazy, runLazy)
 		return err
 	})
 	if err != nil {
 		return r, err
 	}
 	r.AssignLazyRatio = r.AssignLazyPerS / r.AppendLazyPerS
+	if b.cfg.NATSURL == "" {
+		if err := b.scenario("r3", func() error { return b.r3Run(ctx, demo, &r) }); err != nil {
+			return r, err
+		}
+	}
 	// The lag is measured on a quiet process: neither projector still folding what the
 	// write scenario appended.
 	caught := time.Now()

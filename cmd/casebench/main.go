@@ -21,6 +21,13 @@ import (
 )
 
 func main() {
+	if spec, ok := os.LookupEnv(nodeEnv); ok {
+		if err := runNode(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "casebench node:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	m := NewMain()
 	if err := m.ParseFlags(os.Args[1:], os.LookupEnv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,19 @@ import (
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/natsauth"
 )
+
+// TestMain runs the test binary as a node of the three-replica scenario when startCluster
+// starts it as one, as casebench's main does.
+func TestMain(m *testing.M) {
+	if spec, ok := os.LookupEnv(nodeEnv); ok {
+		if err := runNode(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "casebench node:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
 
 // tinyScale is a run of a few seconds: enough of every scenario to produce each figure.
 var tinyScale = scale{
@@ -61,6 +75,7 @@ func TestRunJSON(t *testing.T) {
 		"assign_durable_per_s", "assign_lazy_per_s", "assign_p50_ms", "assign_p99_ms",
 		"assign_durable_ratio", "assign_lazy_ratio",
 		"assign_group_per_s", "assign_group_p50_ms", "assign_group_p99_ms", "assign_group_ratio",
+		"append_r3_per_s", "assign_r3_per_s", "assign_r3_ratio",
 		"list_per_s", "list_p50_ms", "list_p99_ms", "list_ratio_static", "static_p99_ms",
 		"lag_p50_ms", "lag_p99_ms", "replay_ratio", "load_p50_ms", "load_p99_ms", "bytes_per_active_case",
 	}
@@ -74,7 +89,7 @@ func TestRunJSON(t *testing.T) {
 		if !isMap || len(byScenario) == 0 {
 			t.Errorf("got scenario_steal_pct = %v, want an object", got["scenario_steal_pct"])
 		}
-		scenarios := []string{"memory", "write", "lag", "listdata", "list", "replay", "load"}
+		scenarios := []string{"memory", "write", "r3", "lag", "listdata", "list", "replay", "load"}
 		for name, v := range byScenario {
 			if pct, isNum := v.(float64); !slices.Contains(scenarios, name) || !isNum || pct < 0 || pct > 100 {
 				t.Errorf("got scenario_steal_pct[%s] = %v, want a scenario's percentage", name, v)

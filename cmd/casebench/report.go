@@ -25,6 +25,9 @@ type Results struct {
 	AssignGroupP99Ms   float64 `json:"assign_group_p99_ms,omitempty"`
 	AssignGroupRatio   float64 `json:"assign_group_ratio,omitempty"`
 	AssignLazyRatio    float64 `json:"assign_lazy_ratio"`
+	AppendR3PerS       float64 `json:"append_r3_per_s,omitempty"`
+	AssignR3PerS       float64 `json:"assign_r3_per_s,omitempty"`
+	AssignR3Ratio      float64 `json:"assign_r3_ratio,omitempty"`
 	ListPerS           float64 `json:"list_per_s"`
 	ListP50Ms          float64 `json:"list_p50_ms"`
 	ListP99Ms          float64 `json:"list_p99_ms"`
@@ -99,6 +102,9 @@ func rows(r Results, sc scale) []row {
 		{"assign_group_p99_ms", r.AssignGroupP99Ms, nil, "group commit"},
 		{"assign_group_ratio", r.AssignGroupRatio, at(true, 2), "group-commit assign / fsync-before-ack append"},
 		{"assign_lazy_ratio", r.AssignLazyRatio, at(true, 0.5), "assign / append"},
+		{"append_r3_per_s", r.AppendR3PerS, nil, fmt.Sprintf("%d writers, 3 nats-server processes, fsync before ack", writers)},
+		{"assign_r3_per_s", r.AssignR3PerS, nil, fmt.Sprintf("%d HTTP clients, streams at 3 replicas", writers)},
+		{"assign_r3_ratio", r.AssignR3Ratio, nil, "assign / append, 3 replicas"},
 		{"list_per_s", r.ListPerS, nil, fmt.Sprintf("%d clients, %d active cases, %d agents", listClients, sc.activeCases, sc.agents)},
 		{"list_p50_ms", r.ListP50Ms, nil, ""},
 		{"list_p99_ms", r.ListP99Ms, at(false, 2), ""},

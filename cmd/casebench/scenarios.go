@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/app"
@@ -251,17 +254,17 @@ func (b *bench) writeRun(ctx context.Context, n *app.App, run int64) (appendPerS
 func (b *bench) durableRun(ctx context.Context, r *Results) error {
 	conns := newWireConns(b.durable.Addr(), writers)
 	defer conns.close()
-	assign, err := b.assignMeter(ctx, b.durable, conns, 0)
+	assign, err := b.assignMeter(ctx, b.durable, conns, runSyncAlways)
 	if err != nil {
 		return err
 	}
-	raw := b.appendMeter(b.durable, 0)
+	raw := b.appendMeter(b.durable, runSyncAlways)
 	ms := []*meter{raw, assign}
 	var group *meter
 	if b.group != nil {
 		gconns := newWireConns(b.group.Addr(), writers)
 		defer gconns.close()
-		if group, err = b.assignMeter(ctx, b.group, gconns, 2); err != nil {
+		if group, err = b.assignMeter(ctx, b.group, gconns, runGroup); err != nil {
 			return err
 		}
 		ms = append(ms, group)
@@ -277,6 +280,38 @@ func (b *bench) durableRun(ctx context.Context, r *Results) error {
 		r.AssignGroupP50Ms, r.AssignGroupP99Ms = percentile(group.lat, 50), percentile(group.lat, 99)
 		r.AssignGroupRatio = r.AssignGroupPerS / r.AppendDurablePerS
 	}
+	return nil
+}
+
+// r3Run starts three nats-server processes on loopback, configured as production's
+// (a sync before each acknowledgement), and a node on them whose streams have three
+// replicas, and measures raw appends and assigns on it in alternation. It stops them
+// before it returns, so that the next scenarios have the machine to themselves.
+func (b *bench) r3Run(ctx context.Context, f *directory.File, r *Results) (err error) {
+	dir, err := os.MkdirTemp("", "casebench-r3-")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+	b.step("r3: starting three nats-server processes")
+	c, err := startCluster(dir, 3)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, c.close()) }()
+	n, err := app.Start(ctx, app.Config{
+		Addr: "127.0.0.1:0", NATSURL: c.url(), NATSAuth: c.service(), Replicas: 3,
+		Directory: f, DirectoryName: "casebench directory", Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start a node on the cluster: %w", err)
+	}
+	defer func() { err = errors.Join(err, n.Close()) }()
+	r.AppendR3PerS, r.AssignR3PerS, _, err = b.writeRun(ctx, n, runR3)
+	if err != nil {
+		return err
+	}
+	r.AssignR3Ratio = r.AssignR3PerS / r.AppendR3PerS
 	return nil
 }
 

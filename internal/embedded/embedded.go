@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,9 +37,22 @@ type Options struct {
 	// ServerName names the server in monitoring and cluster output; empty lets the server
 	// pick one.
 	ServerName string
+	// Cluster, if set, makes the server one node of a JetStream cluster.
+	Cluster *Cluster
 	// IdentityDir keeps the identities' nkey seeds (natsauth.LoadOrCreate): created on the
 	// first start, reused after. Required: the server accepts no client without one.
 	IdentityDir string
+}
+
+// Cluster says how a server joins a JetStream cluster. Every node needs a distinct
+// ServerName.
+type Cluster struct {
+	// Name is the cluster's name, the same on every node.
+	Name string
+	// Listen is the "host:port" where the other nodes connect their routes.
+	Listen string
+	// Routes are the route URLs (nats://host:port) of every node, this one's included.
+	Routes []string
 }
 
 // Server is a running embedded server and the keys of the identities it accepts.
@@ -84,6 +98,14 @@ func Start(opts Options) (*Server, error) {
 			return nil, err
 		}
 		sopts.Host, sopts.Port = host, port
+	}
+	if c := opts.Cluster; c != nil {
+		host, port, err := splitHostPort(c.Listen)
+		if err != nil {
+			return nil, err
+		}
+		sopts.Cluster = server.ClusterOpts{Name: c.Name, Host: host, Port: port}
+		sopts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
 	}
 	s, err := start(sopts)
 	if err != nil {

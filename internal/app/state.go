@@ -107,7 +107,8 @@ func (a *App) commands(ctx context.Context) error {
 		return nil
 	}
 	// An event the server would refuse for its size is refused before anything is written.
-	a.Cases = cases.NewService(a.appender, a.buckets.ids, cases.Options{MaxEventBytes: int(a.NC.MaxPayload()) - eventstore.HeaderRoom})
+	// A listing reads its cases' last sequences from the store itself, in one request.
+	a.Cases = cases.NewService(a.appender, a.buckets.ids, cases.Options{MaxEventBytes: int(a.NC.MaxPayload()) - eventstore.HeaderRoom, LastSeqs: a.Store})
 	return nil
 }
 

@@ -61,6 +61,9 @@ type Options struct {
 	// MaxEventBytes bounds an event's encoded envelope: the server's maximum payload less
 	// the room its headers take (eventstore.HeaderRoom). 0 sets no bound.
 	MaxEventBytes int
+	// LastSeqs reads the last sequences of the cases GetMany returns, all at once; nil:
+	// GetMany reads each case's log as Get does.
+	LastSeqs LastSeqReader
 }
 
 // Service executes case commands.

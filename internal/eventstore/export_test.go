@@ -30,3 +30,5 @@ func (s *JetStream) LastSeqInfo(ctx context.Context, stream string) (uint64, err
 // ReadAsReplicated makes the store read every stream as a replicated one: the last event
 // of a subject from the stream's leader.
 func (s *JetStream) ReadAsReplicated() { s.testLeaderReads = true }
+
+const MaxMultiLast = maxMultiLast

@@ -64,6 +64,20 @@ func (m *Memory) Append(ctx context.Context, subject string, expected uint64, en
 	return m.seq, nil
 }
 
+// LastSeqsOf returns the sequence of the last event of each of subjects that has one, as
+// JetStream.LastSeqsOf does.
+func (m *Memory) LastSeqsOf(ctx context.Context, subjects []string) (map[string]uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]uint64, len(subjects))
+	for _, subj := range subjects {
+		if recs := m.subjects[subj]; len(recs) > 0 {
+			out[subj] = recs[len(recs)-1].Seq
+		}
+	}
+	return out, nil
+}
+
 // LastSeq returns the sequence of the last event stored on any subject.
 func (m *Memory) LastSeq() uint64 {
 	m.mu.Lock()

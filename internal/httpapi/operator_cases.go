@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -247,8 +246,9 @@ func casesPage(r *http.Request) (page, size int, err error) {
 }
 
 // myCases lists one page of the caller's open cases, as the read model answered at the
-// request's arrival. Each listed case is then loaded from the log (one direct get each, at
-// most maxCasesPageSize), so that it shows its notes and data as of now.
+// request's arrival. The listed cases are then read as of now (cases.Service.GetMany: one
+// read of their last sequences, and the log of those that moved), so that each shows its
+// notes and data as of now.
 func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error {
 	page, size, err := casesPage(r)
 	if err != nil {
@@ -262,24 +262,21 @@ func (s *Server) myCases(w http.ResponseWriter, r *http.Request, c caller) error
 	if err != nil {
 		return err
 	}
-	out := make([]caseObject, 0, len(ids))
-	for _, id := range ids {
-		cs, err := s.cfg.Cases.Get(r.Context(), id)
-		if errors.Is(err, cases.ErrUnreadable) {
-			continue // an unreadable case answers for itself, not for the listing
-		}
-		if err != nil {
-			return err
-		}
-		out = append(out, s.caseObject(&cs))
+	// An unreadable case answers for itself, not for the listing: GetMany leaves it out.
+	listed, err := s.cfg.Cases.GetMany(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	out := make([]caseObject, 0, len(listed))
+	for i := range listed {
+		out = append(out, s.caseObject(&listed[i]))
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"cases": out})
 }
 
-// positions returns the last sequences of CASES and DIRECTORY: the read side must have
-// applied them before it answers, so that an answer reflects every acknowledged write.
-// positions reads the last sequences of CASES and DIRECTORY now: what a read after a write
-// of this request must reflect.
+// positions reads the last sequences of CASES and DIRECTORY now: the read side must have
+// applied them before it answers, so that an answer reflects every write acknowledged
+// before, this request's own included.
 func (s *Server) positions(ctx context.Context) (uint64, uint64, error) {
 	if s.cfg.Positions == nil {
 		return 0, 0, nil

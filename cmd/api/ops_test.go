@@ -318,7 +318,7 @@ func TestMetrics(t *testing.T) {
 		"casestream_http_requests_total", "casestream_http_request_duration_seconds", "casestream_http_errors_total",
 		"casestream_commands_total", "casestream_command_decide_rounds_total", "casestream_command_conflicts_total",
 		"casestream_case_cache_lookups_total", "casestream_case_cache_entries",
-		"casestream_store_append_duration_seconds", "casestream_store_commit_batch_appends",
+		"casestream_store_append_duration_seconds",
 		"casestream_store_wrong_last_sequence_total", "casestream_store_duplicate_appends_total",
 		"casestream_idempotent_replays_total", "casestream_events_undecodable_total",
 		"casestream_projection_apply_lag_seconds", "casestream_projection_read_waits_total",

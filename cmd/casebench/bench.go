@@ -14,7 +14,6 @@ import (
 
 	"github.com/casestream/casestream/internal/app"
 	"github.com/casestream/casestream/internal/directory"
-	"github.com/casestream/casestream/internal/eventstore"
 )
 
 // Concurrency of the scenarios.
@@ -139,11 +138,6 @@ func (b *bench) startNode(ctx context.Context, d durability, f *directory.File) 
 		Addr: "127.0.0.1:0", NATSURL: b.cfg.NATSURL, NATSAuth: b.cfg.NATSAuth, NATSListen: "", Replicas: b.cfg.Replicas,
 		SyncAlways: d == syncAlways, GroupCommit: d == groupCommit, Directory: f, DirectoryName: "casebench directory",
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
-	}
-	if b.cfg.PipelineBelow >= 0 {
-		opts := eventstore.DefaultJetStreamOptions()
-		opts.PipelineBelow = b.cfg.PipelineBelow
-		cfg.Store = &opts
 	}
 	if b.cfg.NATSURL == "" {
 		dir, err := os.MkdirTemp("", "casebench-")

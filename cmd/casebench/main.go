@@ -63,10 +63,6 @@ type Config struct {
 	// (of the whole run if Profile is empty).
 	CPUProfile string
 	Profile    string
-	// PipelineBelow, if not negative, replaces the store's
-	// eventstore.JetStreamOptions.PipelineBelow (group commit publishes smaller batches as
-	// pipelined publishes instead of atomic batches).
-	PipelineBelow int
 	// Replicas is the streams' replica count; more than 1 needs NATSURL (a cluster).
 	Replicas int
 }
@@ -86,7 +82,7 @@ type Main struct {
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
-	return &Main{Config: Config{PipelineBelow: -1, Replicas: 1}, Stdout: os.Stdout, Stderr: os.Stderr}
+	return &Main{Config: Config{Replicas: 1}, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
 // ParseFlags reads args; lookup (os.LookupEnv) provides CASEBENCH_NATS_URL.
@@ -103,7 +99,6 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print one JSON object instead of the table")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a pprof CPU profile to this file")
 	fs.StringVar(&c.Profile, "profile", c.Profile, "profile only this scenario: "+scenarioNames()+" (default: the whole run)")
-	fs.IntVar(&c.PipelineBelow, "pipeline-below", c.PipelineBelow, "the store's PipelineBelow; negative keeps eventstore.DefaultJetStreamOptions()")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "the streams' replicas (1 or 3; 3 needs -nats-url of a cluster)")
 	if err := fs.Parse(args); err != nil {
 		return err

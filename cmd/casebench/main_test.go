@@ -181,10 +181,10 @@ func TestParseFlags(t *testing.T) {
 		want    Config
 		wantErr bool
 	}{
-		{name: "defaults", want: Config{PipelineBelow: -1, Replicas: 1}},
-		{name: "all", args: []string{"-quick", "-json", "-cpuprofile", "cpu.out", "-profile", "list", "-nats-url", "nats://127.0.0.1:4222", "-pipeline-below", "0", "-replicas", "3"},
-			want: Config{Quick: true, JSON: true, CPUProfile: "cpu.out", Profile: "list", NATSURL: "nats://127.0.0.1:4222", PipelineBelow: 0, Replicas: 3}},
-		{name: "environment", env: map[string]string{"CASEBENCH_NATS_URL": "nats://127.0.0.1:4333"}, want: Config{NATSURL: "nats://127.0.0.1:4333", PipelineBelow: -1, Replicas: 1}},
+		{name: "defaults", want: Config{Replicas: 1}},
+		{name: "all", args: []string{"-quick", "-json", "-cpuprofile", "cpu.out", "-profile", "list", "-nats-url", "nats://127.0.0.1:4222", "-replicas", "3"},
+			want: Config{Quick: true, JSON: true, CPUProfile: "cpu.out", Profile: "list", NATSURL: "nats://127.0.0.1:4222", Replicas: 3}},
+		{name: "environment", env: map[string]string{"CASEBENCH_NATS_URL": "nats://127.0.0.1:4333"}, want: Config{NATSURL: "nats://127.0.0.1:4333", Replicas: 1}},
 		{name: "replicas without a cluster", args: []string{"-replicas", "3"}, wantErr: true},
 		{name: "two replicas", args: []string{"-nats-url", "nats://127.0.0.1:4222", "-replicas", "2"}, wantErr: true},
 		{name: "unknown scenario", args: []string{"-cpuprofile", "cpu.out", "-profile", "nope"}, wantErr: true},

@@ -61,8 +61,6 @@ func (a *App) streams(ctx context.Context) error {
 		if err := a.awaitStreams(ctx); err != nil {
 			return err
 		}
-		// The projector only reads: no committer.
-		storeOpts = eventstore.JetStreamOptions{}
 	} else {
 		// A cluster that is still electing its JetStream leaders refuses or times out; the
 		// setup is retried until it answers (bounded), so that api and NATS can start

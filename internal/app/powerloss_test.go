@@ -27,9 +27,8 @@ import (
 )
 
 var (
-	powerCuts  = flag.Int("powerloss.cuts", 5, "power cuts per durability mode in TestPowerLoss")
-	powerSeed  = flag.Uint64("powerloss.seed", 0, "seed of TestPowerLoss's cut moments (0: from the clock)")
-	powerBatch = flag.Bool("powerloss.batching", false, "run TestPowerLoss's node with the store's default batching (every stop then waits out the committer's 30 s timeout)")
+	powerCuts = flag.Int("powerloss.cuts", 5, "power cuts per durability mode in TestPowerLoss")
+	powerSeed = flag.Uint64("powerloss.seed", 0, "seed of TestPowerLoss's cut moments (0: from the clock)")
 )
 
 // TestPowerLoss runs a node whose store is on a file system that drops what was not synced,
@@ -131,16 +130,8 @@ func (h *powerHarness) mount() {
 }
 
 func (h *powerHarness) start() {
-	// By default each Append is published on its own, with its request's context: the
-	// committer's pipelined publishes wait out their 30 s timeout for acknowledgements that
-	// a server without power never sends, and would hold up every stop. Whether an
-	// acknowledged append survives is decided by the server's store, alike on both paths;
-	// -powerloss.batching runs the committer.
-	store := eventstore.DefaultJetStreamOptions()
-	store.Batching = *powerBatch
 	n, err := app.Start(context.Background(), app.Config{
-		Store: &store,
-		Addr:  "127.0.0.1:0", Data: h.mnt, SyncAlways: h.syncAlways, GroupCommit: h.group,
+		Addr: "127.0.0.1:0", Data: h.mnt, SyncAlways: h.syncAlways, GroupCommit: h.group,
 		// After a cut every sync fails: the node must not stop the test's process.
 		OnSyncError: func(error) {}, Projector: true,
 		Directory: h.dir, DirectoryName: "demo directory", BcryptCost: bcrypt.MinCost,

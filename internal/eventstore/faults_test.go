@@ -1,7 +1,9 @@
 package eventstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -29,89 +32,88 @@ import (
 // duplicate) means its events are in the log exactly once at the answered sequence, an
 // error means they are not in it.
 func TestLostAcknowledgementsSettled(t *testing.T) {
-	forVariants(t, func(t *testing.T, opts JetStreamOptions) {
-		_, nc := embeddedtest.Start(t)
-		js, err := jetstream.New(nc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := EnsureStreams(ctx, js, 1); err != nil {
-			t.Fatal(err)
-		}
-		opts.AckTimeout = 20 * time.Microsecond
-		s := NewJetStream(js, opts)
-		defer s.Close()
+	_, nc := embeddedtest.Start(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultJetStreamOptions()
+	opts.AckTimeout = 20 * time.Microsecond
+	s := NewJetStream(js, opts)
+	defer s.Close()
 
-		const subjects, rounds = 16, 8
-		type answer struct {
-			env events.Envelope
-			seq uint64
-			err error
-		}
-		var (
-			mu      sync.Mutex // guards answers
-			answers []answer
-			wg      sync.WaitGroup
-		)
-		for i := range subjects {
-			subject := events.CaseSubject(int64(1000 + i))
-			wg.Go(func() {
-				var expected uint64
-				for r := range rounds {
-					e := note(subject, strconv.Itoa(r))
-					seq, err := s.Append(ctx, subject, expected, []events.Envelope{e})
-					mu.Lock()
-					answers = append(answers, answer{e, seq, err})
-					mu.Unlock()
-					if err == nil || errors.Is(err, ErrDuplicate) {
-						expected = seq
-					} else if last, lerr := s.lastMsg(ctx, subject); lerr == nil && last != nil {
-						expected = last.Sequence
-					}
+	const subjects, rounds = 16, 8
+	type answer struct {
+		env events.Envelope
+		seq uint64
+		err error
+	}
+	var (
+		mu      sync.Mutex // guards answers
+		answers []answer
+		wg      sync.WaitGroup
+	)
+	for i := range subjects {
+		subject := events.CaseSubject(int64(1000 + i))
+		wg.Go(func() {
+			var expected uint64
+			for r := range rounds {
+				e := note(subject, strconv.Itoa(r))
+				seq, err := s.Append(ctx, subject, expected, []events.Envelope{e})
+				mu.Lock()
+				answers = append(answers, answer{e, seq, err})
+				mu.Unlock()
+				if err == nil || errors.Is(err, ErrDuplicate) {
+					expected = seq
+				} else if last, lerr := s.lastMsg(ctx, subject); lerr == nil && last != nil {
+					expected = last.Sequence
 				}
-			})
-		}
-		wg.Wait()
+			}
+		})
+	}
+	wg.Wait()
 
-		stored := map[string][]uint64{} // event id: sequences it is stored at
-		st, err := js.Stream(ctx, events.StreamCases)
+	stored := map[string][]uint64{} // event id: sequences it is stored at
+	st, err := js.Stream(ctx, events.StreamCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("message %d: %v", seq, err)
 		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
+		id := m.Header.Get(jetstream.MsgIDHeader)
+		stored[id] = append(stored[id], seq)
+	}
+	failed, duplicates := 0, 0
+	for _, a := range answers {
+		if errors.Is(a.err, ErrDuplicate) {
+			duplicates++ // settled after its acknowledgement was lost
 		}
-		for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
-			m, err := st.GetMsg(ctx, seq)
-			if err != nil {
-				t.Fatalf("message %d: %v", seq, err)
+		got := stored[a.env.ID]
+		switch {
+		case a.err == nil || errors.Is(a.err, ErrDuplicate):
+			if len(got) != 1 || got[0] != a.seq {
+				t.Errorf("event %s answered stored at %d (err %v): got it at %v, want exactly [%d]", a.env.ID, a.seq, a.err, got, a.seq)
 			}
-			id := m.Header.Get(jetstream.MsgIDHeader)
-			stored[id] = append(stored[id], seq)
-		}
-		failed, duplicates := 0, 0
-		for _, a := range answers {
-			if errors.Is(a.err, ErrDuplicate) {
-				duplicates++ // settled after its acknowledgement was lost
-			}
-			got := stored[a.env.ID]
-			switch {
-			case a.err == nil || errors.Is(a.err, ErrDuplicate):
-				if len(got) != 1 || got[0] != a.seq {
-					t.Errorf("event %s answered stored at %d (err %v): got it at %v, want exactly [%d]", a.env.ID, a.seq, a.err, got, a.seq)
-				}
-			default:
-				failed++
-				if len(got) != 0 {
-					t.Errorf("event %s answered %v: got it stored at %v, want absent", a.env.ID, a.err, got)
-				}
+		default:
+			failed++
+			if len(got) != 0 {
+				t.Errorf("event %s answered %v: got it stored at %v, want absent", a.env.ID, a.err, got)
 			}
 		}
-		t.Logf("%d appends: %d settled as stored after a lost acknowledgement, %d answered with an error", len(answers), duplicates, failed)
-	})
+	}
+	t.Logf("%d appends: %d settled as stored after a lost acknowledgement, %d answered with an error", len(answers), duplicates, failed)
 }
 
 // TestNothingSentWhileNATSAway stops the server under a connection made with the programs'
@@ -196,62 +198,211 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 	}
 }
 
-// TestAppendAnswersByItsDeadline holds the committer's first batch, with one Append taken
-// for it, past that Append's deadline, while a second Append waits in the queue: the first,
-// which may yet be stored, answers ErrOutcomeUnknown (and is stored once the batch goes);
-// the second gives up unsent before its deadline with a plain deadline error, and is never
-// stored.
-func TestAppendAnswersByItsDeadline(t *testing.T) {
-	forVariants(t, func(t *testing.T, opts JetStreamOptions) {
-		holding, release := make(chan struct{}), make(chan struct{})
-		s, _ := heldStore(t, opts, func(*JetStream, int) {
-			close(holding)
-			<-release
-		})
-		type answer struct {
-			seq uint64
-			err error
-		}
-		appendBy := func(e events.Envelope, d time.Duration) <-chan answer {
-			out := make(chan answer, 1)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), d)
-				defer cancel()
-				seq, err := s.Append(ctx, e.Subject, 0, []events.Envelope{e})
-				out <- answer{seq, err}
-			}()
-			return out
-		}
-		sent, queued := note(events.CaseSubject(1), "sent"), note(events.CaseSubject(2), "queued")
-		sentAnswer := appendBy(sent, answerMargin+500*time.Millisecond)
-		<-holding
-		queuedAnswer := appendBy(queued, answerMargin+500*time.Millisecond)
-		if a := <-queuedAnswer; !errors.Is(a.err, context.DeadlineExceeded) || errors.Is(a.err, ErrOutcomeUnknown) {
-			t.Errorf("Append still queued at its deadline: got %v, want a deadline error that is not %v", a.err, ErrOutcomeUnknown)
-		}
-		if a := <-sentAnswer; !errors.Is(a.err, ErrOutcomeUnknown) {
-			t.Errorf("Append taken for a batch, unanswered at its deadline: got %v, want %v", a.err, ErrOutcomeUnknown)
-		}
-		close(release)
+func note(subject, text string) events.Envelope {
+	return events.Envelope{
+		ID:            uuid.NewString(),
+		Type:          events.TypeCaseNoteAdded,
+		SchemaVersion: events.SchemaVersion,
+		Subject:       subject,
+		OccurredAt:    time.Now().UTC().Truncate(time.Millisecond),
+		Data:          json.RawMessage(fmt.Sprintf(`{"text":%q}`, text)),
+	}
+}
 
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		// The committer goes on: a later Append is stored after both were dealt with.
-		later := note(events.CaseSubject(3), "later")
-		if _, err := s.Append(ctx, later.Subject, 0, []events.Envelope{later}); err != nil {
+// stall holds what the server sends on the connections it dials, as a network that loses
+// acknowledgements on their way does, while what the client sends goes through.
+type stall struct {
+	mu      sync.Mutex    // guards open and written
+	open    chan struct{} // closed while what the server sends flows
+	written bytes.Buffer  // what the client sent since the last hold
+}
+
+func newStall() *stall {
+	st := &stall{open: make(chan struct{})}
+	close(st.open)
+	return st
+}
+
+// hold stops what the server sends from reaching the client, until release.
+func (st *stall) hold() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.open = make(chan struct{})
+	st.written.Reset()
+}
+
+func (st *stall) release() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	close(st.open)
+}
+
+// sent reports whether the client has sent s to the server since the last hold.
+func (st *stall) sent(s string) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return bytes.Contains(st.written.Bytes(), []byte(s))
+}
+
+// waitSent waits until the client has sent s to the server.
+func (st *stall) waitSent(t *testing.T, s string) {
+	t.Helper()
+	eventually.Check(t, 10*time.Second, time.Millisecond, func() error {
+		if !st.sent(s) {
+			return fmt.Errorf("%s not sent yet", s)
+		}
+		return nil
+	})
+}
+
+// Dial implements nats.CustomDialer.
+func (st *stall) Dial(network, address string) (net.Conn, error) {
+	c, err := net.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return stalledConn{c, st}, nil
+}
+
+type stalledConn struct {
+	net.Conn
+	st *stall
+}
+
+// Read holds what it read while the stall holds: a read may be waiting already when hold
+// is called.
+func (c stalledConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.st.mu.Lock()
+	open := c.st.open
+	c.st.mu.Unlock()
+	<-open
+	return n, err
+}
+
+func (c stalledConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.st.mu.Lock()
+	c.st.written.Write(p[:n])
+	c.st.mu.Unlock()
+	return n, err
+}
+
+// stalledStore returns a store on a connection of its own to a fresh server, whose answers
+// the returned stall holds, and the server's own connection.
+func stalledStore(t *testing.T) (*JetStream, *nats.Conn, *stall) {
+	t.Helper()
+	srv, admin := embeddedtest.Start(t)
+	st := newStall()
+	nc := embeddedtest.Connect(t, srv, natsauth.Service, nats.SetCustomDialer(st))
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureStreams(ctx, js, 1); err != nil {
+		t.Fatal(err)
+	}
+	s := NewJetStream(js, DefaultJetStreamOptions())
+	t.Cleanup(s.Close)
+	return s, admin, st
+}
+
+// TestAppendAnswersByItsDeadline holds the server's answers while Appends reach it. An
+// Append whose caller's deadline passes, or whose caller cancels it, before its
+// acknowledgement arrives answers ErrOutcomeUnknown (it is stored, and its caller must not
+// answer that it failed); one whose context ended before it was sent answers the context's
+// error, and is never stored. The store goes on once the answers flow again.
+func TestAppendAnswersByItsDeadline(t *testing.T) {
+	s, _, st := stalledStore(t)
+	bg := context.Background()
+	st.hold()
+
+	late := note(events.CaseSubject(1), "deadline passed")
+	dctx, dcancel := context.WithTimeout(bg, 300*time.Millisecond)
+	defer dcancel()
+	if _, err := s.Append(dctx, late.Subject, 0, []events.Envelope{late}); !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("Append unanswered at its deadline: got %v, want %v", err, ErrOutcomeUnknown)
+	}
+
+	dropped := note(events.CaseSubject(2), "cancelled")
+	cctx, ccancel := context.WithCancel(bg)
+	answer := make(chan error, 1)
+	go func() {
+		_, err := s.Append(cctx, dropped.Subject, 0, []events.Envelope{dropped})
+		answer <- err
+	}()
+	st.waitSent(t, dropped.ID)
+	ccancel()
+	if err := <-answer; !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("Append cancelled after it was sent: got %v, want %v", err, ErrOutcomeUnknown)
+	}
+
+	unsent := note(events.CaseSubject(3), "never sent")
+	gone, cancelGone := context.WithCancel(bg)
+	cancelGone()
+	if _, err := s.Append(gone, unsent.Subject, 0, []events.Envelope{unsent}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("Append whose context ended before it was sent: got %v, want %v and not %v", err, context.Canceled, ErrOutcomeUnknown)
+	}
+	if !st.sent(late.ID) || st.sent(unsent.ID) {
+		t.Fatalf("sent to the server: %s %v, %s %v; want the first only", late.Data, st.sent(late.ID), unsent.Data, st.sent(unsent.ID))
+	}
+	st.release()
+
+	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+	defer cancel()
+	later := note(events.CaseSubject(4), "later")
+	if _, err := s.Append(ctx, later.Subject, 0, []events.Envelope{later}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		env  events.Envelope
+		want int
+	}{{late, 1}, {dropped, 1}, {unsent, 0}} {
+		recs, err := s.Load(ctx, tc.env.Subject, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range []struct {
-			env  events.Envelope
-			want int
-		}{{sent, 1}, {queued, 0}} {
-			recs, err := s.Load(ctx, tc.env.Subject, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(recs) != tc.want {
-				t.Errorf("%s: got %d events in the log, want %d", tc.env.Data, len(recs), tc.want)
-			}
+		if len(recs) != tc.want {
+			t.Errorf("%s: got %d events in the log, want %d", tc.env.Data, len(recs), tc.want)
 		}
+	}
+}
+
+// TestCloseWaitsForAppends closes the store, then its connection, while an Append is
+// waiting for its acknowledgement: Close waits for the Append's answer, so that the
+// connection's closing does not cut it off with a failure (ErrNotStored) when it was
+// stored.
+func TestCloseWaitsForAppends(t *testing.T) {
+	s, admin, st := stalledStore(t)
+	st.hold()
+	e := note(events.CaseSubject(1), "in flight")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	answer := make(chan error, 1)
+	go func() {
+		_, err := s.Append(ctx, e.Subject, 0, []events.Envelope{e})
+		answer <- err
+	}()
+	st.waitSent(t, e.ID)
+	s.Close()
+	s.js.Conn().Close()
+	if err := <-answer; !errors.Is(err, ErrOutcomeUnknown) {
+		t.Errorf("Append in flight at Close: got %v, want %v", err, ErrOutcomeUnknown)
+	}
+	st.release()
+
+	js, err := jetstream.New(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := NewJetStream(js, DefaultJetStreamOptions())
+	defer other.Close()
+	eventually.Check(t, 10*time.Second, 10*time.Millisecond, func() error {
+		if recs, err := other.Load(context.Background(), e.Subject, 0); err != nil || len(recs) != 1 {
+			return fmt.Errorf("Load: got %d events (%v), want the one in flight", len(recs), err)
+		}
+		return nil
 	})
 }

@@ -1,7 +1,6 @@
 package eventstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/casestream/casestream/events"
@@ -64,16 +62,7 @@ var (
 
 // JetStreamOptions tunes a JetStream store.
 type JetStreamOptions struct {
-	// Batching turns group commit on: concurrent Appends are coalesced into atomic batches,
-	// so that one fsync acknowledges many of them. Off, every Append is its own publish.
-	Batching bool
-	// PipelineBelow is the size, in messages, under which a batch is not published as one
-	// atomic batch but as pipelined publishes, one per Append (an Append of several events
-	// is still one atomic batch of its own). On a single server an atomic batch costs a
-	// few milliseconds however small it is (the server stages it in a store of its own),
-	// while pipelined publishes cost one fsync each. 0 publishes every batch atomically.
-	PipelineBelow int
-	// AckTimeout bounds the wait for a commit's acknowledgement; 4 s if zero.
+	// AckTimeout bounds the wait for an Append's acknowledgement; 4 s if zero.
 	AckTimeout time.Duration
 	// ResolveWait bounds how long an append whose acknowledgement was lost (a timeout, a
 	// dropped connection, a leader lost) keeps asking the stream to learn whether it was
@@ -97,21 +86,20 @@ func (o JetStreamOptions) resolveWait() time.Duration {
 	return defaultResolveWait
 }
 
-// DefaultJetStreamOptions returns the options production runs with: batching on,
-// pipelining batches of fewer than 64 messages (see docs/performance.md).
+// DefaultJetStreamOptions returns the options production runs with: every field at its
+// default.
 func DefaultJetStreamOptions() JetStreamOptions {
-	return JetStreamOptions{Batching: true, PipelineBelow: 64}
+	return JetStreamOptions{}
 }
 
 // JetStream is the Store on the CASES and DIRECTORY streams (see EnsureStreams). A subject
 // beginning with "cases." is in CASES, one beginning with "directory." in DIRECTORY.
 //
-// With batching, one committer goroutine publishes the pending Appends as atomic batches
-// of at most MaxBatch messages and at most one Append per subject, and starts the next
-// batch as soon as the previous one is acknowledged, so that batches grow with the load.
-// A batch the server refuses is split in halves until every Append has its own answer. A
-// batch smaller than PipelineBelow messages is published as pipelined publishes instead,
-// which is faster at that size. A lone single-event Append is a plain publish.
+// Every Append is its own publish, awaited in the caller's goroutine: a plain publish for
+// one event, an atomic batch of its own for several (all or none). Concurrent Appends are
+// not coalesced: on a single server an atomic batch costs a few milliseconds, more than
+// the publishes it would replace (docs/performance.md); syncs shared among appends are
+// the business of the server's sync policy (see internal/groupcommit).
 //
 // A retried Append is recognised when the subject's last event is its last event, or, for
 // an atomic batch, when the server still remembers one of its ids (DuplicateWindow): the
@@ -121,20 +109,16 @@ type JetStream struct {
 	js   jetstream.JetStream
 	opts JetStreamOptions
 
-	reqs    chan *appendReq
-	quit    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	batchSlots chan struct{} // one token per atomic batch being published
 
-	batchSlots chan struct{}  // one token per atomic batch being published
-	pipelined  sync.WaitGroup // pipelined batches still waiting for acknowledgements
+	// appending counts the Appends being published or settled. Append adds to it under mu
+	// while the store is open, so that Close's Wait sees every one it let through.
+	appending sync.WaitGroup
 
-	mu      sync.Mutex // guards streams
+	mu      sync.Mutex // guards closed and streams
+	closed  bool
 	streams map[string]jetstream.Stream
 
-	// testHookBatch, when set, is called by the committer with each batch it formed,
-	// before committing it.
-	testHookBatch func(batch []*appendReq)
 	// testLeaderReads makes every stream read as a replicated one: the last event of a
 	// subject from the stream's leader.
 	testLeaderReads bool
@@ -145,32 +129,35 @@ var _ Store = (*JetStream)(nil)
 // NewJetStream returns a store publishing through js. The streams must exist
 // (EnsureStreams). Call Close when done.
 func NewJetStream(js jetstream.JetStream, opts JetStreamOptions) *JetStream {
-	s := &JetStream{
-		js:      js,
-		opts:    opts,
-		reqs:    make(chan *appendReq, MaxBatch),
-		quit:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		streams: map[string]jetstream.Stream{},
-
+	return &JetStream{
+		js:         js,
+		opts:       opts,
+		streams:    map[string]jetstream.Stream{},
 		batchSlots: make(chan struct{}, maxOpenBatches),
 	}
-	if opts.Batching {
-		go s.commitLoop()
-	} else {
-		close(s.stopped)
-	}
-	return s
 }
 
-// Close stops the committer. Appends waiting for a batch fail with ErrClosed; a batch
-// being committed is finished first.
+// Close makes every later Append fail with ErrClosed and waits until the Appends in
+// flight are answered, so that none is cut off by the connection closing after it.
 func (s *JetStream) Close() {
-	s.once.Do(func() { close(s.quit) })
-	<-s.stopped
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.appending.Wait()
 }
 
-// appendReq is one Append waiting for the committer.
+// begin counts an Append in flight, unless the store is closed.
+func (s *JetStream) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.appending.Add(1)
+	return true
+}
+
+// appendReq is one Append, checked and encoded.
 type appendReq struct {
 	ctx      context.Context
 	subject  string
@@ -178,23 +165,12 @@ type appendReq struct {
 	ids      []string
 	types    []string
 	bodies   [][]byte
-	done     chan appendResult // buffered: the committer never blocks on it
-	// state is reqPending until the committer takes the Append for a batch (reqSent: it
-	// may be stored from then on) or the caller gives up first (reqAbandoned: it never is).
-	state atomic.Int32
 }
-
-// States of an appendReq.
-const (
-	reqPending int32 = iota
-	reqSent
-	reqAbandoned
-)
 
 type appendResult struct {
 	seq  uint64
 	err  error
-	path string // the commit path that answered (PathPipelined, ...); empty if none did
+	path string // the commit path: PathSingle or PathAtomicBatch
 }
 
 func (r *appendReq) lastID() string { return r.ids[len(r.ids)-1] }
@@ -260,277 +236,40 @@ func newAppendReq(ctx context.Context, subject string, expected uint64, envs []e
 	return req, nil
 }
 
-// Append implements Store.
+// Append implements Store. It waits for the acknowledgement at most AckTimeout, and at
+// most until ctx ends; an Append whose acknowledgement is lost is settled (see refused).
 func (s *JetStream) Append(ctx context.Context, subject string, expected uint64, envs []events.Envelope) (uint64, error) {
 	req, err := newAppendReq(ctx, subject, expected, envs)
 	if err != nil {
 		return 0, err
 	}
-	req.done = make(chan appendResult, 1)
-	start := time.Now()
+	if !s.begin() {
+		return 0, ErrClosed
+	}
+	defer s.appending.Done()
 	// Without a connection nothing can be sent (the connection buffers nothing while it
 	// reconnects): fail at once rather than after the acknowledgement timeout.
 	if !s.js.Conn().IsConnected() {
 		return 0, fmt.Errorf("%w: %s: %w", ErrNotStored, subject, nats.ErrDisconnected)
 	}
-	if !s.opts.Batching {
-		actx, cancel := context.WithTimeout(ctx, s.opts.ackTimeout())
-		res := s.commitOne(actx, req)
-		cancel()
-		return observe(start, res)
+	// A caller that has given up already is answered before anything is sent.
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	select {
-	case <-s.quit:
-		return 0, ErrClosed
-	default:
-	}
-	select {
-	case s.reqs <- req:
-	case <-s.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-	// An Append still waiting for a batch shortly before the deadline is given up, so that
-	// the caller answers within it; one sent is awaited to the deadline, which its
-	// settling (refused) keeps.
-	var giveUp <-chan time.Time
-	if d, ok := ctx.Deadline(); ok {
-		t := time.NewTimer(time.Until(d.Add(-answerMargin)))
-		defer t.Stop()
-		giveUp = t.C
-	}
-	for {
-		select {
-		case res := <-req.done:
-			return observe(start, res)
-		case <-s.stopped:
-			// The committer answers everything it took before it stops.
-			select {
-			case res := <-req.done:
-				return observe(start, res)
-			default:
-				return 0, ErrClosed
-			}
-		case <-giveUp:
-			giveUp = nil
-			if req.state.CompareAndSwap(reqPending, reqAbandoned) {
-				return 0, fmt.Errorf("eventstore: append to %s not sent before the deadline: %w", subject, context.DeadlineExceeded)
-			}
-		case <-ctx.Done():
-			select {
-			case res := <-req.done:
-				return observe(start, res)
-			default:
-			}
-			if req.state.CompareAndSwap(reqPending, reqAbandoned) {
-				return 0, ctx.Err() // never published: the committer skips it
-			}
-			// Published, not settled yet: the caller must not answer that it failed.
-			return 0, fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, subject, ctx.Err())
-		}
-	}
+	start := time.Now()
+	actx, cancel := context.WithTimeout(ctx, s.opts.ackTimeout())
+	res := s.commitOne(actx, req)
+	cancel()
+	return observe(start, res)
 }
 
 // observe counts an Append's answer in the store's metrics and returns it.
 func observe(start time.Time, res appendResult) (uint64, error) {
-	if res.path != "" {
-		AppendDuration.WithLabelValues(res.path).Observe(time.Since(start).Seconds())
-	}
+	AppendDuration.WithLabelValues(res.path).Observe(time.Since(start).Seconds())
 	if errors.Is(res.err, ErrDuplicate) {
 		DuplicateAppends.Inc()
 	}
 	return res.seq, res.err
-}
-
-// commitLoop is the committer: it forms batches from the pending Appends and commits them
-// one at a time, so that the next batch fills while one is being acknowledged.
-func (s *JetStream) commitLoop() {
-	defer close(s.stopped)
-	defer s.pipelined.Wait()
-	var pending []*appendReq
-	for {
-		if len(pending) == 0 {
-			select {
-			case r := <-s.reqs:
-				pending = append(pending, r)
-			case <-s.quit:
-				s.failPending(nil)
-				return
-			}
-		}
-	drain:
-		for {
-			select {
-			case r := <-s.reqs:
-				pending = append(pending, r)
-			default:
-				break drain
-			}
-		}
-		select {
-		case <-s.quit:
-			s.failPending(pending)
-			return
-		default:
-		}
-		var batch []*appendReq
-		batch, pending = formBatch(pending)
-		if len(batch) > 0 {
-			if s.testHookBatch != nil {
-				s.testHookBatch(batch)
-			}
-			BatchAppends.Observe(float64(len(batch)))
-			s.commitBatch(batch)
-		}
-	}
-}
-
-// failPending answers every Append not yet committed with ErrClosed.
-func (s *JetStream) failPending(pending []*appendReq) {
-	for _, r := range pending {
-		r.done <- appendResult{err: ErrClosed}
-	}
-	for {
-		select {
-		case r := <-s.reqs:
-			r.done <- appendResult{err: ErrClosed}
-		default:
-			return
-		}
-	}
-}
-
-// formBatch takes from pending, in arrival order, the Appends for the next batch: at most
-// one per subject and at most MaxBatch messages, each marked sent. The rest stay pending
-// in order; an Append whose caller has given up is answered and dropped.
-func formBatch(pending []*appendReq) (batch, rest []*appendReq) {
-	taken := make(map[string]bool)
-	n := 0
-	for _, r := range pending {
-		if err := r.ctx.Err(); err != nil || r.state.Load() == reqAbandoned {
-			r.done <- appendResult{err: cmp.Or(err, context.Canceled)}
-			continue
-		}
-		if taken[r.subject] || n+len(r.bodies) > MaxBatch {
-			// Later Appends to this subject must wait too, to keep their order.
-			taken[r.subject] = true
-			rest = append(rest, r)
-			continue
-		}
-		if !r.state.CompareAndSwap(reqPending, reqSent) {
-			r.done <- appendResult{err: context.Canceled} // abandoned just now
-			continue
-		}
-		taken[r.subject] = true
-		n += len(r.bodies)
-		batch = append(batch, r)
-	}
-	return batch, rest
-}
-
-// commitBatch commits reqs as one atomic batch and answers each of them. A refused batch
-// is split in halves, recursively, so that only the Appends at fault fail.
-func (s *JetStream) commitBatch(reqs []*appendReq) {
-	var msgs []*nats.Msg
-	for _, r := range reqs {
-		msgs = append(msgs, r.messages()...)
-	}
-	if len(msgs) < s.opts.PipelineBelow {
-		// The acknowledgements are awaited beside the committer, which goes on forming the
-		// next batch: a lone Append as much as a batch of them, so that the committer never
-		// waits for the server while Appends queue up behind it. Two batches in flight may
-		// hold appends to one subject (two callers deciding on the same state); the server
-		// handles them in order and its expected-sequence check refuses the stale one, as
-		// within one batch.
-		s.commitPipelined(reqs)
-		return
-	}
-	if len(reqs) == 1 {
-		ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
-		reqs[0].done <- s.commitOne(ctx, reqs[0])
-		cancel()
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
-	ack, err := s.publishBatch(ctx, msgs)
-	cancel()
-	if err == nil {
-		// A batch is stored contiguously: its last message has ack.Sequence.
-		seq := ack.Sequence
-		for i := len(reqs) - 1; i >= 0; i-- {
-			reqs[i].done <- appendResult{seq: seq, path: PathAtomicBatch}
-			seq -= uint64(len(reqs[i].bodies))
-		}
-		return
-	}
-	if splittable(err) {
-		mid := len(reqs) / 2
-		s.commitBatch(reqs[:mid])
-		s.commitBatch(reqs[mid:])
-		return
-	}
-	// Each Append learns on its own whether it was stored (refused), all at once.
-	var wg sync.WaitGroup
-	for _, r := range reqs {
-		wg.Go(func() { r.done <- s.refused(context.Background(), r, err) })
-	}
-	wg.Wait()
-}
-
-// commitPipelined publishes each of reqs on its own without waiting for the previous
-// acknowledgement, and answers each from its own acknowledgement, awaited beside the
-// committer. The single-event Appends are published here, in order, so that batches
-// reach the server in the order they were formed; Appends of several events are
-// published as atomic batches, concurrently.
-func (s *JetStream) commitPipelined(reqs []*appendReq) {
-	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ackTimeout())
-	futures := make([]jetstream.PubAckFuture, len(reqs))
-	var multi []*appendReq
-	for i, r := range reqs {
-		if len(r.bodies) > 1 {
-			multi = append(multi, r)
-			continue
-		}
-		f, err := s.js.PublishMsgAsync(r.messages()[0])
-		if err != nil {
-			r.done <- s.refused(ctx, r, err)
-			continue
-		}
-		futures[i] = f
-	}
-	s.pipelined.Go(func() {
-		defer cancel()
-		var wg sync.WaitGroup
-		for _, r := range multi {
-			wg.Go(func() { r.done <- s.commitOne(ctx, r) })
-		}
-		for i, f := range futures {
-			if f == nil {
-				continue
-			}
-			r := reqs[i]
-			select {
-			case ack := <-f.Ok():
-				if ack.Duplicate {
-					r.done <- appendResult{seq: ack.Sequence, err: ErrDuplicate, path: PathPipelined}
-				} else {
-					r.done <- appendResult{seq: ack.Sequence, path: PathPipelined}
-				}
-			// A refusal may need reads of the stream to settle (refused): each is settled
-			// beside the others.
-			case err := <-f.Err():
-				wg.Go(func() {
-					res := s.refused(ctx, r, err)
-					res.path = PathPipelined
-					r.done <- res
-				})
-			case <-ctx.Done():
-				wg.Go(func() { r.done <- s.refused(ctx, r, ctx.Err()) })
-			}
-		}
-		wg.Wait()
-	})
 }
 
 // publishBatch publishes msgs as one atomic batch, waiting only for the commit's answer.
@@ -573,21 +312,11 @@ func noRoom(err error) bool {
 	return false
 }
 
-// splittable reports whether a refused batch may succeed in parts: the server refused it
-// for something one of its messages carries (an expectation, an id), not for the stream.
-func splittable(err error) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	return apiErr.ErrorCode != jetstreamext.JSErrCodeBatchPublishNotEnabled
-}
-
 // commitOne publishes one Append: a plain publish for one event, an atomic batch for more.
 func (s *JetStream) commitOne(ctx context.Context, r *appendReq) appendResult {
 	res, err := s.publishOne(ctx, r)
 	if err != nil {
-		res = s.refused(ctx, r, err)
+		res = s.refused(r, err)
 	}
 	res.path = PathSingle
 	if len(r.bodies) > 1 {
@@ -629,9 +358,14 @@ const (
 // the Store's answer. An Append whose publish may have reached the stream (its
 // acknowledgement lost, or refused while the stream had no leader) is settled (resolve):
 // the answer is definite, or ErrOutcomeUnknown, never a failure that may be stored later.
-func (s *JetStream) refused(_ context.Context, r *appendReq, err error) appendResult {
+// One whose caller cancelled it while it was on its way is not settled: nobody waits for
+// the answer, and it may be stored.
+func (s *JetStream) refused(r *appendReq, err error) appendResult {
 	if notSent(err) {
 		return appendResult{err: fmt.Errorf("%w: %s: %w", ErrNotStored, r.subject, err)}
+	}
+	if errors.Is(err, context.Canceled) {
+		return appendResult{err: fmt.Errorf("%w: %s: %w", ErrOutcomeUnknown, r.subject, err)}
 	}
 	ctx, cancel := s.settleCtx(r)
 	defer cancel()
@@ -642,9 +376,7 @@ func (s *JetStream) refused(_ context.Context, r *appendReq, err error) appendRe
 }
 
 // settleCtx returns the context within which an Append's outcome is settled: until
-// answerMargin before the Append's deadline, or ResolveWait when it has none. It is not
-// cancelled with the Append's context: a caller that went away is answered nothing, but
-// the committer still settles what it sent.
+// answerMargin before the Append's deadline, or ResolveWait when it has none.
 func (s *JetStream) settleCtx(r *appendReq) (context.Context, context.CancelFunc) {
 	if d, ok := r.ctx.Deadline(); ok {
 		return context.WithDeadline(context.WithoutCancel(r.ctx), d.Add(-answerMargin))

@@ -43,25 +43,11 @@ func testCtx(tb testing.TB) context.Context {
 	return ctx
 }
 
-// storeVariants are the ways a JetStream store commits appends.
-var storeVariants = []struct {
-	name string
-	opts eventstore.JetStreamOptions
-}{
-	{"unbatched", eventstore.JetStreamOptions{Batching: false}},
-	{"atomic batches", eventstore.JetStreamOptions{Batching: true}},
-	{"default", eventstore.DefaultJetStreamOptions()},
-}
-
 func TestJetStreamContract(t *testing.T) {
-	for _, v := range storeVariants {
-		t.Run(v.name, func(t *testing.T) {
-			storetest.Run(t, func(t *testing.T) eventstore.Store {
-				s, _ := newJetStream(t, v.opts)
-				return s
-			})
-		})
-	}
+	storetest.Run(t, func(t *testing.T) eventstore.Store {
+		s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
+		return s
+	})
 }
 
 // TestLoadOrderedContract runs the contract suite with Load reading through an ordered
@@ -133,39 +119,35 @@ func newEnv(subject, text string) events.Envelope {
 }
 
 func TestAppendHeaders(t *testing.T) {
-	for _, v := range storeVariants {
-		t.Run(v.name, func(t *testing.T) {
-			s, js := newJetStream(t, v.opts)
-			ctx := testCtx(t)
-			subj := events.CaseSubject(7)
-			envs := []events.Envelope{newEnv(subj, "a"), newEnv(subj, "b")}
-			envs[1].Type = events.TypeCaseResolved
-			last, err := s.Append(ctx, subj, 0, envs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := js.Stream(ctx, events.StreamCases)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, env := range envs {
-				seq := last - uint64(len(envs)-1-i)
-				m, err := st.GetMsg(ctx, seq)
-				if err != nil {
-					t.Fatalf("GetMsg(%d): %v", seq, err)
-				}
-				if got := m.Header.Get(jetstream.MsgIDHeader); got != env.ID {
-					t.Errorf("event %d %s: got %q, want %q", i, jetstream.MsgIDHeader, got, env.ID)
-				}
-				if got := m.Header.Get(events.HeaderEventType); got != env.Type {
-					t.Errorf("event %d %s: got %q, want %q", i, events.HeaderEventType, got, env.Type)
-				}
-				want, _ := json.Marshal(env)
-				if string(m.Data) != string(want) {
-					t.Errorf("event %d body: got %s, want %s", i, m.Data, want)
-				}
-			}
-		})
+	s, js := newJetStream(t, eventstore.DefaultJetStreamOptions())
+	ctx := testCtx(t)
+	subj := events.CaseSubject(7)
+	envs := []events.Envelope{newEnv(subj, "a"), newEnv(subj, "b")}
+	envs[1].Type = events.TypeCaseResolved
+	last, err := s.Append(ctx, subj, 0, envs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, events.StreamCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, env := range envs {
+		seq := last - uint64(len(envs)-1-i)
+		m, err := st.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatalf("GetMsg(%d): %v", seq, err)
+		}
+		if got := m.Header.Get(jetstream.MsgIDHeader); got != env.ID {
+			t.Errorf("event %d %s: got %q, want %q", i, jetstream.MsgIDHeader, got, env.ID)
+		}
+		if got := m.Header.Get(events.HeaderEventType); got != env.Type {
+			t.Errorf("event %d %s: got %q, want %q", i, events.HeaderEventType, got, env.Type)
+		}
+		want, _ := json.Marshal(env)
+		if string(m.Data) != string(want) {
+			t.Errorf("event %d body: got %s, want %s", i, m.Data, want)
+		}
 	}
 }
 

@@ -8,13 +8,9 @@ import (
 
 // Commit paths of an Append, as AppendDuration labels them.
 const (
-	// PathPipelined is a single-event Append published without waiting for the previous
-	// acknowledgement (group commit of small batches).
-	PathPipelined = "pipelined"
-	// PathAtomicBatch is an Append committed in an atomic batch (ADR-50): several Appends
-	// grouped by the committer, or one Append of several events.
+	// PathAtomicBatch is an Append of several events, committed as one atomic batch (ADR-50).
 	PathAtomicBatch = "atomic_batch"
-	// PathSingle is a single-event Append published on its own and awaited.
+	// PathSingle is an Append of one event, a plain publish.
 	PathSingle = "single"
 )
 
@@ -24,15 +20,9 @@ var (
 	// AppendDuration times an Append from the call to its answer, by the path that committed it.
 	AppendDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "casestream_store_append_duration_seconds",
-		Help:    "Time from an Append call to the server's answer, by commit path (pipelined, atomic_batch, single).",
+		Help:    "Time from an Append call to the server's answer, by commit path (single, atomic_batch).",
 		Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"path"})
-	// BatchAppends is the number of Appends in each group-commit batch the committer formed.
-	BatchAppends = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "casestream_store_commit_batch_appends",
-		Help:    "Appends per group-commit batch formed by the committer.",
-		Buckets: prometheus.ExponentialBuckets(1, 2, 11), // 1 .. 1024
-	})
 	// WrongLastSequence counts appends the server refused with 10071 (wrong last subject
 	// sequence), by what reading the subject's last event showed: a conflict with another
 	// writer, or a retry of an append that was stored (duplicate).
@@ -50,7 +40,7 @@ var (
 
 // Every known label value starts at zero, so that a rate or an alert sees the first event.
 func init() {
-	for _, p := range []string{PathPipelined, PathAtomicBatch, PathSingle} {
+	for _, p := range []string{PathSingle, PathAtomicBatch} {
 		AppendDuration.WithLabelValues(p)
 	}
 	for _, o := range []string{"conflict", "duplicate"} {
@@ -65,5 +55,5 @@ func init() {
 
 // Collectors returns the store's metrics, UndecodableEvents included.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{UndecodableEvents, AppendDuration, BatchAppends, WrongLastSequence, DuplicateAppends}
+	return []prometheus.Collector{UndecodableEvents, AppendDuration, WrongLastSequence, DuplicateAppends}
 }

@@ -17,7 +17,7 @@ const DuplicateWindow = 2 * time.Minute
 // StreamConfigs returns the configuration of the CASES and DIRECTORY streams: file storage,
 // nothing ever removed (no limits, no delete, no purge; a full stream refuses new events),
 // direct gets for loading, event ids deduplicated for DuplicateWindow, atomic batches for
-// multi-event appends and group commit.
+// multi-event appends.
 func StreamConfigs(replicas int) []jetstream.StreamConfig {
 	base := func(name, subjects string) jetstream.StreamConfig {
 		return jetstream.StreamConfig{

@@ -49,66 +49,62 @@ func ids(recs []eventstore.Record) []string {
 }
 
 // TestWalk writes interleaved Appends of one and of three events to several subjects
-// from concurrent writers, with every way of committing, and checks that walking back
-// from each subject's last event finds what reading forward finds, from every position.
+// from concurrent writers, and checks that walking back from each subject's last event
+// finds what reading forward finds, from every position.
 func TestWalk(t *testing.T) {
-	for _, v := range storeVariants {
-		t.Run(v.name, func(t *testing.T) {
-			s, _ := newJetStream(t, v.opts)
-			ctx := testCtx(t)
-			const subjects, rounds = 8, 6
-			var wg sync.WaitGroup
-			for c := range subjects {
-				wg.Go(func() {
-					subj := events.CaseSubject(int64(500 + c))
-					var last uint64
-					for r := range rounds {
-						envs := []events.Envelope{newEnv(subj, fmt.Sprint(r))}
-						if (r+c)%2 == 0 {
-							envs = append(envs, newEnv(subj, fmt.Sprint(r, "b")), newEnv(subj, fmt.Sprint(r, "c")))
-						}
-						seq, err := s.Append(ctx, subj, last, envs)
-						if err != nil {
-							t.Errorf("Append(%s): %v", subj, err)
-							return
-						}
-						last = seq
-					}
-				})
-			}
-			wg.Wait()
-			for c := range subjects {
-				subj := events.CaseSubject(int64(500 + c))
-				all, err := s.LoadForward(ctx, subj, 0)
+	s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
+	ctx := testCtx(t)
+	const subjects, rounds = 8, 6
+	var wg sync.WaitGroup
+	for c := range subjects {
+		wg.Go(func() {
+			subj := events.CaseSubject(int64(500 + c))
+			var last uint64
+			for r := range rounds {
+				envs := []events.Envelope{newEnv(subj, fmt.Sprint(r))}
+				if (r+c)%2 == 0 {
+					envs = append(envs, newEnv(subj, fmt.Sprint(r, "b")), newEnv(subj, fmt.Sprint(r, "c")))
+				}
+				seq, err := s.Append(ctx, subj, last, envs)
 				if err != nil {
-					t.Fatal(err)
+					t.Errorf("Append(%s): %v", subj, err)
+					return
 				}
-				if len(all) < rounds {
-					t.Fatalf("%s: %d events forward, want at least %d", subj, len(all), rounds)
-				}
-				afters := []uint64{0}
-				for _, r := range all {
-					afters = append(afters, r.Seq-1, r.Seq)
-				}
-				for _, after := range afters {
-					want, err := s.LoadForward(ctx, subj, after)
-					if err != nil {
-						t.Fatal(err)
-					}
-					got, ok, err := s.Walk(ctx, subj, after)
-					if err != nil || !ok {
-						t.Fatalf("Walk(%s, %d): ok %v, err %v", subj, after, ok, err)
-					}
-					if !slices.Equal(ids(got), ids(want)) {
-						t.Fatalf("Walk(%s, %d) = %v, forward %v", subj, after, ids(got), ids(want))
-					}
-				}
-			}
-			got, ok, err := s.Walk(ctx, events.CaseSubject(999), 0)
-			if err != nil || !ok || len(got) != 0 {
-				t.Fatalf("Walk of a subject without events = %v, %v, %v", got, ok, err)
+				last = seq
 			}
 		})
+	}
+	wg.Wait()
+	for c := range subjects {
+		subj := events.CaseSubject(int64(500 + c))
+		all, err := s.LoadForward(ctx, subj, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) < rounds {
+			t.Fatalf("%s: %d events forward, want at least %d", subj, len(all), rounds)
+		}
+		afters := []uint64{0}
+		for _, r := range all {
+			afters = append(afters, r.Seq-1, r.Seq)
+		}
+		for _, after := range afters {
+			want, err := s.LoadForward(ctx, subj, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := s.Walk(ctx, subj, after)
+			if err != nil || !ok {
+				t.Fatalf("Walk(%s, %d): ok %v, err %v", subj, after, ok, err)
+			}
+			if !slices.Equal(ids(got), ids(want)) {
+				t.Fatalf("Walk(%s, %d) = %v, forward %v", subj, after, ids(got), ids(want))
+			}
+		}
+	}
+	got, ok, err := s.Walk(ctx, events.CaseSubject(999), 0)
+	if err != nil || !ok || len(got) != 0 {
+		t.Fatalf("Walk of a subject without events = %v, %v, %v", got, ok, err)
 	}
 }
 

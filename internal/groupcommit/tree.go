@@ -19,15 +19,20 @@ const settle = time.Second
 // tree syncs the files and directories under dir that may hold writes not yet on disk. A
 // sync (fdatasync or fsync) costs a flush of the device's cache even for a clean file (here
 // about half a millisecond), so a round of a store's fifty-odd files took tens of
-// milliseconds; it syncs only what changed since the last round that synced it.
+// milliseconds; it syncs only what changed since the last round that synced it. It lists a
+// directory again only when the directory changed, so that a round costs one lstat(2) per
+// path besides its syncs.
 type tree struct {
 	dir string
 	// now and syncFile are time.Now and syncPath but in tests.
 	now      func() time.Time
 	syncFile func(path string, isDir bool) error
 	// synced is each path's state when a round last synced it, only if its last change was
-	// settled then. Only the Syncer's goroutine uses it.
+	// settled then; listed is each directory's entries' paths as last read. Only the
+	// Syncer's goroutine uses them.
 	synced map[string]fileState
+	listed map[string][]string
+	seen   map[string]bool // the paths the round in progress met
 }
 
 // fileState is what tells that a file changed: a write moves its size or its times, a
@@ -38,41 +43,55 @@ type fileState struct {
 }
 
 func newTree(dir string) *tree {
-	return &tree{dir: dir, now: time.Now, syncFile: syncPath, synced: map[string]fileState{}}
+	return &tree{
+		dir: dir, now: time.Now, syncFile: syncPath,
+		synced: map[string]fileState{}, listed: map[string][]string{}, seen: map[string]bool{},
+	}
 }
 
 // sync syncs every regular file and directory under t.dir that changed since a round last
 // synced it, or whose change was too recent then to tell (see settle). A file removed
 // meanwhile (a compacted block) needs no sync.
 func (t *tree) sync() error {
-	seen := make(map[string]bool, len(t.synced))
-	err := filepath.WalkDir(t.dir, func(path string, d fs.DirEntry, err error) error {
+	clear(t.seen)
+	err := t.visit(t.dir)
+	for path := range t.synced {
+		if !t.seen[path] {
+			delete(t.synced, path)
+		}
+	}
+	for path := range t.listed {
+		if !t.seen[path] {
+			delete(t.listed, path)
+		}
+	}
+	return err
+}
+
+// visit syncs path if it changed and, for a directory, visits its entries, read again if
+// it changed.
+func (t *tree) visit(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
 		if errors.Is(err, fs.ErrNotExist) && path != t.dir {
 			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && !d.Type().IsRegular() {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return &fs.PathError{Op: "lstat", Path: path, Err: err}
-		}
-		seen[path] = true
-		now := fileState{ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
-		if last, ok := t.synced[path]; ok && last == now {
-			return nil
-		}
+		return &fs.PathError{Op: "lstat", Path: path, Err: err}
+	}
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	if !isDir && st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil // neither a file nor a directory: nothing to sync
+	}
+	t.seen[path] = true
+	now := fileState{ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano()}
+	last, ok := t.synced[path]
+	changed := !ok || last != now
+	if changed {
 		// The state read before the sync: a write after the read is the next round's.
 		recorded := t.now()
-		if err := t.syncFile(path, d.IsDir()); err != nil {
+		if err := t.syncFile(path, isDir); err != nil {
 			delete(t.synced, path)
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) && path != t.dir {
 				return nil
 			}
 			return err
@@ -82,14 +101,31 @@ func (t *tree) sync() error {
 		} else {
 			delete(t.synced, path)
 		}
+	}
+	if !isDir {
 		return nil
-	})
-	for path := range t.synced {
-		if !seen[path] {
-			delete(t.synced, path)
+	}
+	entries, ok := t.listed[path]
+	if changed || !ok {
+		des, err := os.ReadDir(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && path != t.dir {
+				return nil
+			}
+			return err
+		}
+		entries = entries[:0]
+		for _, de := range des {
+			entries = append(entries, filepath.Join(path, de.Name()))
+		}
+		t.listed[path] = entries
+	}
+	for _, e := range entries {
+		if err := t.visit(e); err != nil {
+			return err
 		}
 	}
-	return err
+	return nil
 }
 
 // syncPath fsyncs a directory (its entries) or fdatasyncs a file (its data and size).

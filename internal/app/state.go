@@ -43,6 +43,13 @@ func (a *App) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.syncer != nil {
+		// Written after the request's events were made durable, and answered at once: each
+		// waits for a round of its own (docs/reliability.md, "Group commit").
+		b.idempotency.SyncWrites(a.syncer.Wait)
+		b.sessions.SyncRevocations(a.syncer.Wait)
+		b.accessTokens.SyncRevocations(a.syncer.Wait)
+	}
 	// The bytes of case attachments: an object store bucket beside the key-value buckets.
 	err = eventstore.RetrySetup(ctx, a.log, "create the files bucket", eventstore.SetupAttempt, func(ctx context.Context) (err error) {
 		b.files, err = files.Open(ctx, js, replicas)

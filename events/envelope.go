@@ -294,6 +294,19 @@ func CaseInstanceID(subject string) (int64, bool) {
 	return id, err == nil && id > 0
 }
 
+// DurableSubject is the core NATS subject on which a node that group-commits
+// (-durability group) publishes the durable sequence of stream (StreamCases or
+// StreamDirectory), in decimal: every event of the stream at or below it is on disk. It is
+// published after each sync that advanced it and at least once a second.
+func DurableSubject(stream string) string {
+	return "casestream.durable." + stream
+}
+
+// ParseDurable parses the payload of a message on a DurableSubject.
+func ParseDurable(data []byte) (uint64, error) {
+	return strconv.ParseUint(string(data), 10, 64)
+}
+
 // DirectorySubject is the literal subject of one directory entity.
 func DirectorySubject(kind, id string) string {
 	return "directory." + kind + "." + id

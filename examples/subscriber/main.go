@@ -11,6 +11,12 @@
 // was handled before the acknowledgement was lost (a crash, a timeout): it is acknowledged
 // and not handled again.
 //
+// With -durable-only it handles an event only once the durable sequence of CASES that a
+// node in group-commit mode (-durability group) publishes on casestream.durable.CASES has
+// reached it: such a node stores an event before it is on disk, and a power cut may still
+// erase it. A node that syncs every write (the default) publishes nothing: do not set the
+// flag against it, or nothing is ever handled.
+//
 // It connects as casestream's read-only reader identity:
 //
 //	go run ./examples/subscriber -nats-url nats://127.0.0.1:4222 -nats-nkey data/identities/reader.nk
@@ -28,6 +34,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -45,6 +52,7 @@ func main() {
 	fs.StringVar(&cfg.durable, "durable", "assignments", "name of the durable consumer: the server keeps its position under it")
 	fs.StringVar(&cfg.out, "out", "assignments.log", "file each handled assignment is appended to; also the record of what was handled")
 	fs.DurationVar(&cfg.ackWait, "ack-wait", 30*time.Second, "how long the server waits for an acknowledgement before it delivers a message again")
+	fs.BoolVar(&cfg.durableOnly, "durable-only", false, "handle an event only once the durable sequence published on casestream.durable.CASES reached it (a node in -durability group)")
 	fs.IntVar(&cfg.stopBeforeAck, "stop-before-ack", 0, "exit after handling this many assignments, before acknowledging the last (shows a redelivery); 0 never")
 	_ = fs.Parse(os.Args[1:])
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -61,6 +69,7 @@ type config struct {
 	url, nkey, durable, out string
 	ackWait                 time.Duration
 	stopBeforeAck           int
+	durableOnly             bool
 }
 
 // errStopped is run's end when -stop-before-ack is reached.
@@ -99,6 +108,14 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", cfg.durable, err)
 	}
+	var durable *durableSeq
+	if cfg.durableOnly {
+		// Subscribed before the first message is fetched: the node publishes the sequence
+		// at least once a second, so it is heard soon even when nothing is written.
+		if durable, err = followDurable(nc, events.StreamCases); err != nil {
+			return err
+		}
+	}
 	h, err := openHandled(cfg.out)
 	if err != nil {
 		return err
@@ -122,6 +139,15 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 		if err != nil {
 			return err
+		}
+		if durable != nil {
+			md, err := msg.Metadata()
+			if err != nil {
+				return err
+			}
+			if err := durable.wait(ctx, md.Sequence.Stream); err != nil {
+				return err
+			}
 		}
 		// The type is in a header: other events are acknowledged without decoding them.
 		if msg.Headers().Get(events.HeaderEventType) != events.TypeCaseAssigned {
@@ -214,3 +240,49 @@ func (h *handledFile) handle(id string, body []byte) error {
 
 // Close closes the file.
 func (h *handledFile) Close() error { return h.f.Close() }
+
+// durableSeq is the durable sequence of a stream as the node publishes it.
+type durableSeq struct {
+	mu   sync.Mutex    // guards seq and next
+	seq  uint64        // the highest heard
+	next chan struct{} // closed when seq next advances
+}
+
+// followDurable subscribes to the durable sequence of stream.
+func followDurable(nc *nats.Conn, stream string) (*durableSeq, error) {
+	d := &durableSeq{next: make(chan struct{})}
+	_, err := nc.Subscribe(events.DurableSubject(stream), func(m *nats.Msg) {
+		seq, err := events.ParseDurable(m.Data)
+		if err != nil {
+			return
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if seq > d.seq {
+			d.seq = seq
+			close(d.next)
+			d.next = make(chan struct{})
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s: %w", events.DurableSubject(stream), err)
+	}
+	return d, nil
+}
+
+// wait returns once the durable sequence has reached seq.
+func (d *durableSeq) wait(ctx context.Context, seq uint64) error {
+	for {
+		d.mu.Lock()
+		cur, next := d.seq, d.next
+		d.mu.Unlock()
+		if cur >= seq {
+			return nil
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/cases"
 	"github.com/casestream/casestream/internal/directory"
 	"github.com/casestream/casestream/internal/embedded"
@@ -93,6 +94,9 @@ type Config struct {
 	// beforeReplay, if set, runs before the projector's initial replay of CASES: tests
 	// hold the replay there to watch the process while it replays.
 	beforeReplay func(ctx context.Context)
+	// beforeSync, if set, runs in every group-commit round before its sync
+	// (groupcommit.Config.BeforeSync): tests hold a round there.
+	beforeSync func()
 }
 
 // App is a running casestream process.
@@ -187,9 +191,15 @@ func (a *App) role() string {
 	return "api"
 }
 
-// Positions returns the last sequences of CASES and DIRECTORY, read after the call began:
-// what a read must reflect.
+// Positions returns what a read must reflect: the last sequences of CASES and DIRECTORY,
+// read after the call began. With group commit it returns their durable sequences instead:
+// every append acknowledged to anyone is at or below them (its acknowledgement waited for
+// the round that made it durable), and the folds apply nothing above them, so a read never
+// waits for an event that is not durable, nor shows one.
 func (a *App) Positions(ctx context.Context) (casesSeq, dirSeq uint64, err error) {
+	if a.syncer != nil {
+		return a.syncer.Durable(events.StreamCases), a.syncer.Durable(events.StreamDirectory), nil
+	}
 	return a.lastSeqs.Get(ctx)
 }
 

@@ -84,8 +84,17 @@ func (a *App) streams(ctx context.Context) error {
 				os.Exit(1)
 			}
 		}
-		a.syncer = groupcommit.New(filepath.Join(a.cfg.Data, "nats"), onErr)
+		a.syncer = groupcommit.Start(groupcommit.Config{
+			Dir: filepath.Join(a.cfg.Data, "nats"), OnErr: onErr,
+			Streams: guardedStreams, LastSeq: a.Store.LastSeq, BeforeSync: a.cfg.beforeSync,
+		})
 		a.appender = groupcommit.NewStore(a.Store, a.syncer)
+		// What an earlier run stored and perhaps never synced becomes durable before
+		// anything reads it: the folds below start from a known durable sequence.
+		if err := a.syncer.Wait(ctx); err != nil {
+			return fmt.Errorf("first sync of the store: %w", err)
+		}
+		a.wg.Go(func() { a.publishDurable(ctx) })
 	}
 	a.lastSeqs = eventstore.NewLastSeqs(a.Store, events.StreamCases, events.StreamDirectory)
 	return nil

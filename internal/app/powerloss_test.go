@@ -101,6 +101,7 @@ type powerHarness struct {
 	acked map[string]ack  // by correlation id
 	lost  map[string]bool // acknowledged requests found missing after a cut
 	next  atomic.Int64    // correlation ids
+	shown uint64          // the last CASES sequence the projection had applied at the cut
 }
 
 func (h *powerHarness) setUp() {
@@ -174,6 +175,7 @@ func (h *powerHarness) load() int {
 	defer cancel()
 	cut := func() {
 		if !cutting.Swap(true) {
+			h.shown = h.n.Projector.Model().LastSeq()
 			h.fs.Cut()
 			cancel()
 		}
@@ -285,6 +287,13 @@ func (h *powerHarness) check() int {
 	})
 	if err != nil {
 		t.Fatalf("replay CASES: %v", err)
+	}
+	// What the projection showed before the cut must have survived it: it applies only
+	// durable events. (SyncAlways projects what its server stores, which it synced first.)
+	if last, err := h.n.Store.LastSeq(ctx, events.StreamCases); err != nil {
+		t.Fatal(err)
+	} else if last < h.shown && h.group {
+		t.Errorf("the projection showed CASES up to %d before the cut, but only %d survived it", h.shown, last)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -80,7 +80,7 @@ func (a *App) replayCases(rctx, ctx context.Context) {
 	var last uint64
 	for {
 		err := eventstore.RetrySetup(rctx, a.log, "replay cases", 0, func(rctx context.Context) (err error) {
-			last, err = eventstore.Replay(rctx, a.JS, events.StreamCases, a.Projector.ApplyCases)
+			last, err = eventstore.Replay(rctx, a.JS, events.StreamCases, a.durable(rctx, events.StreamCases, a.Projector.ApplyCases))
 			return err
 		})
 		if err == nil {

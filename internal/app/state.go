@@ -43,6 +43,13 @@ func (a *App) openBuckets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if a.syncer != nil {
+		// Written after the request's events were made durable, and answered at once: each
+		// waits for a round of its own (docs/reliability.md, "Group commit").
+		b.idempotency.SyncWrites(a.syncer.Wait)
+		b.sessions.SyncRevocations(a.syncer.Wait)
+		b.accessTokens.SyncRevocations(a.syncer.Wait)
+	}
 	// The bytes of case attachments: an object store bucket beside the key-value buckets.
 	err = eventstore.RetrySetup(ctx, a.log, "create the files bucket", eventstore.SetupAttempt, func(ctx context.Context) (err error) {
 		b.files, err = files.Open(ctx, js, replicas)
@@ -75,7 +82,7 @@ func (a *App) directory(ctx context.Context) error {
 	var last uint64
 	start := time.Now()
 	err := eventstore.RetrySetup(ctx, a.log, "replay directory", 0, func(ctx context.Context) (err error) {
-		last, err = eventstore.Replay(ctx, a.JS, events.StreamDirectory, apply)
+		last, err = eventstore.Replay(ctx, a.JS, events.StreamDirectory, a.durable(ctx, events.StreamDirectory, apply))
 		return err
 	})
 	if err != nil {
@@ -113,9 +120,9 @@ func (a *App) commands(ctx context.Context) error {
 }
 
 // follow keeps applying a stream's records after the given sequence until the App closes,
-// observing their lag (projection.ObserveLag).
+// observing their lag (projection.ObserveLag), each once it is durable (App.durable).
 func (a *App) follow(ctx context.Context, stream string, after uint64, apply func(eventstore.Record)) {
-	apply = projection.ObserveLag(stream, apply)
+	apply = a.durable(ctx, stream, projection.ObserveLag(stream, apply))
 	a.wg.Go(func() {
 		eventstore.FollowResuming(ctx, a.JS, stream, after, apply, func(err error) {
 			a.log.Warn("following a stream failed; resuming", "stream", stream, "err", err)

@@ -34,7 +34,17 @@ type Reply struct {
 type Store struct {
 	kv jetstream.KeyValue
 	nc *nats.Conn
+	// durable, if set, returns once what was written before the call is on disk
+	// (SyncWrites); set before use.
+	durable func(ctx context.Context) error
 }
+
+// SyncWrites makes Put return only once wait has returned after the reply was written: on a
+// server that does not sync each write, wait is what makes it durable (a group-commit
+// round). The reply is written after the request's events were made durable, so no sync of
+// theirs covers it, and a reply lost to a power cut would let a retry run the request
+// again. Call it before the Store is used.
+func (s *Store) SyncWrites(wait func(ctx context.Context) error) { s.durable = wait }
 
 // callTimeout bounds one read or write of the bucket.
 const callTimeout = 2 * time.Second
@@ -105,6 +115,9 @@ func (s *Store) Put(ctx context.Context, key string, r Reply) error {
 	_, err = s.kv.Create(ctx, key, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return nil
+	}
+	if err == nil && s.durable != nil {
+		err = s.durable(ctx)
 	}
 	return err
 }

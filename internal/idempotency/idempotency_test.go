@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -40,5 +41,39 @@ func TestFirstAnswerWins(t *testing.T) {
 	got, ok, err := s.Get(ctx, k)
 	if err != nil || !ok || got.Status != 201 || string(got.Body) != `{"a":1}` || got.ContentType != first.ContentType {
 		t.Fatalf("got %+v %v %v, want the first reply", got, ok, err)
+	}
+}
+
+// TestSyncWrites: with SyncWrites, Put waits for a sync after it wrote a reply, and fails
+// with it; a reply remembered already writes nothing and waits for nothing.
+func TestSyncWrites(t *testing.T) {
+	_, nc := embeddedtest.Start(t)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), js, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errSync := errors.New("sync failed")
+	var syncs int
+	s.SyncWrites(func(context.Context) error {
+		syncs++
+		if syncs > 1 {
+			return errSync
+		}
+		return nil
+	})
+	ctx := context.Background()
+	k := Key("operator", "kiosk", "u1", "POST", "/api/v4/cases", "key-1")
+	if err := s.Put(ctx, k, Reply{Status: 201}); err != nil || syncs != 1 {
+		t.Fatalf("put: got %v after %d syncs, want nil after 1", err, syncs)
+	}
+	if err := s.Put(ctx, k, Reply{Status: 400}); err != nil || syncs != 1 {
+		t.Errorf("put of a remembered key: got %v after %d syncs, want nil after 1", err, syncs)
+	}
+	if err := s.Put(ctx, Key("other"), Reply{Status: 201}); !errors.Is(err, errSync) {
+		t.Errorf("put with a failed sync: got %v, want its error", err)
 	}
 }

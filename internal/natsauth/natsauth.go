@@ -42,6 +42,10 @@ var (
 	ObjectBuckets = []string{"CASESTREAM_FILES"}
 )
 
+// DurableSubjects are where a group-committing service publishes each stream's durable
+// sequence (events.DurableSubject): the service publishes, readers subscribe.
+const DurableSubjects = "casestream.durable.>"
+
 // api is the JetStream API's subject prefix.
 const api = "$JS.API."
 
@@ -84,7 +88,7 @@ func Permissions(id Identity) (*server.Permissions, error) {
 func servicePermissions() *server.Permissions {
 	var streams, unpurgeable []string
 	streams = append(streams, LogStreams...)
-	pub := []string{"cases.>", "directory.>", "casestream.projection.>", api + "INFO"}
+	pub := []string{"cases.>", "directory.>", "casestream.projection.>", DurableSubjects, api + "INFO"}
 	for _, b := range KeyValueBuckets {
 		streams = append(streams, "KV_"+b)
 		pub = append(pub, "$KV."+b+".>")
@@ -130,8 +134,9 @@ func withoutPurge(subjects []string) []string {
 
 // readerPermissions lets a reader consume CASES and DIRECTORY: stream info, direct and
 // stored-message gets, consumers of its own (ordered, ephemeral or durable; pull or push),
-// their acknowledgements and flow control. Nothing else: no publish to the log, no bucket,
-// no deletion, and no subscription but its own inbox.
+// their acknowledgements and flow control, and the durable sequences the service publishes
+// (DurableSubjects). Nothing else: no publish to the log or the durable sequences, no
+// bucket, no deletion, and no subscription but its own inbox and the durable sequences.
 func readerPermissions() *server.Permissions {
 	pub := []string{api + "INFO"}
 	for _, s := range LogStreams {
@@ -155,10 +160,10 @@ func readerPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
 			Allow: pub,
-			Deny:  append([]string{"cases.>", "directory.>", "$KV.>", "$O.>"}, destructive...),
+			Deny:  append([]string{"cases.>", "directory.>", DurableSubjects, "$KV.>", "$O.>"}, destructive...),
 		},
 		Subscribe: &server.SubjectPermission{
-			Allow: []string{"_INBOX.>"},
+			Allow: []string{"_INBOX.>", DurableSubjects},
 			Deny:  []string{"$KV.>", "$O.>", ServiceInboxPrefix + ".>"},
 		},
 	}

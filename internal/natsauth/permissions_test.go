@@ -213,6 +213,36 @@ func TestReaderConsumes(t *testing.T) {
 	}
 }
 
+// TestDurableSequences: the service publishes the streams' durable sequences and a reader
+// hears them.
+func TestDurableSequences(t *testing.T) {
+	w := newWorld(t)
+	reader, _ := connect(t, w.s, natsauth.Reader)
+	service, errs := connect(t, w.s, natsauth.Service)
+	sub, err := reader.SubscribeSync("casestream.durable.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := service.Publish("casestream.durable.CASES", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := sub.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("reader: %v", err)
+	}
+	if m.Subject != "casestream.durable.CASES" || string(m.Data) != "2" {
+		t.Errorf("reader heard %s %q, want casestream.durable.CASES \"2\"", m.Subject, m.Data)
+	}
+	select {
+	case err := <-errs:
+		t.Errorf("service: %v", err)
+	default:
+	}
+}
+
 // TestReaderDenied: the reader writes nothing, reads no bucket (the credentials bucket
 // above all), subscribes to no bucket subject or service inbox, and deletes nothing; the
 // log and the buckets are as the service left them.
@@ -235,6 +265,7 @@ func TestReaderDenied(t *testing.T) {
 			return err
 		}},
 		{"publish directory.operator.x", `Publish to "directory.operator.x"`, publish(nc, "directory.operator.x")},
+		{"publish a durable sequence", `Publish to "casestream.durable.CASES"`, publish(nc, "casestream.durable.CASES")},
 		{"direct get from the credentials bucket", `Publish to "$JS.API.DIRECT.GET.` + creds,
 			request(nc, "$JS.API.DIRECT.GET."+creds+".$KV."+credentialsBucket+".operator.alice", "")},
 		{"stored get from the credentials bucket", `Publish to "$JS.API.STREAM.MSG.GET.` + creds,

@@ -37,7 +37,18 @@ type Bucket struct {
 	memo     time.Duration
 	memoMu   sync.Mutex // guards memoized
 	memoized map[string]memoEntry
+
+	// durable, if set, returns once what was written before the call is on disk
+	// (SyncRevocations); set before use.
+	durable func(ctx context.Context) error
 }
+
+// SyncRevocations makes Revoke return only once wait has returned after the token was
+// forgotten: on a server that does not sync each write, wait is what makes the revocation
+// durable (a group-commit round), so that a power cut cannot bring a signed-out session
+// back. An issued token needs no such wait: one lost to a power cut is refused, and its
+// holder signs in or asks for a token again. Call it before the Bucket is used.
+func (b *Bucket) SyncRevocations(wait func(ctx context.Context) error) { b.durable = wait }
 
 // memoEntry is a looked-up token's value, trusted until the given time.
 type memoEntry struct {
@@ -194,6 +205,9 @@ func (b *Bucket) Revoke(ctx context.Context, token string) error {
 	err = b.kv.Purge(ctx, key(token))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return err
+	}
+	if err == nil && b.durable != nil {
+		return b.durable(ctx)
 	}
 	return nil
 }

@@ -134,3 +134,23 @@ func waitExpired(t *testing.T, b *Bucket, tok string) {
 		return nil
 	})
 }
+
+// TestSyncRevocations: with SyncRevocations, Revoke waits for a sync after it forgot a
+// token, and fails with it; issuing waits for none.
+func TestSyncRevocations(t *testing.T) {
+	b, _ := open(t, time.Hour)
+	errSync := errors.New("sync failed")
+	syncs := 0
+	b.SyncRevocations(func(context.Context) error {
+		syncs++
+		return errSync
+	})
+	ctx := context.Background()
+	tok, err := b.Issue(ctx, []byte(`{"userId":"u1"}`))
+	if err != nil || syncs != 0 {
+		t.Fatalf("issue: got %v after %d syncs, want nil after none", err, syncs)
+	}
+	if err := b.Revoke(ctx, tok); !errors.Is(err, errSync) || syncs != 1 {
+		t.Errorf("revoke: got %v after %d syncs, want the sync's error after 1", err, syncs)
+	}
+}

@@ -74,7 +74,7 @@ func TestRunJSON(t *testing.T) {
 		"append_durable_per_s", "append_lazy_per_s",
 		"assign_durable_per_s", "assign_lazy_per_s", "assign_p50_ms", "assign_p99_ms",
 		"assign_durable_ratio", "assign_lazy_ratio",
-		"assign_group_per_s", "assign_group_p50_ms", "assign_group_p99_ms", "assign_group_ratio",
+		"append_group_per_s", "assign_group_per_s", "assign_group_p50_ms", "assign_group_p99_ms", "assign_group_ratio",
 		"append_r3_per_s", "assign_r3_per_s", "assign_r3_ratio",
 		"list_per_s", "list_p50_ms", "list_p99_ms", "list_ratio_static", "static_p99_ms",
 		"lag_p50_ms", "lag_p99_ms", "replay_ratio", "load_p50_ms", "load_p99_ms", "bytes_per_active_case",

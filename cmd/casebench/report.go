@@ -20,6 +20,7 @@ type Results struct {
 	AssignP50Ms        float64 `json:"assign_p50_ms"`
 	AssignP99Ms        float64 `json:"assign_p99_ms"`
 	AssignDurableRatio float64 `json:"assign_durable_ratio"`
+	AppendGroupPerS    float64 `json:"append_group_per_s,omitempty"`
 	AssignGroupPerS    float64 `json:"assign_group_per_s,omitempty"`
 	AssignGroupP50Ms   float64 `json:"assign_group_p50_ms,omitempty"`
 	AssignGroupP99Ms   float64 `json:"assign_group_p99_ms,omitempty"`
@@ -97,6 +98,7 @@ func rows(r Results, sc scale) []row {
 		{"assign_p50_ms", r.AssignP50Ms, nil, "durable"},
 		{"assign_p99_ms", r.AssignP99Ms, nil, "durable"},
 		{"assign_durable_ratio", r.AssignDurableRatio, at(true, 1.5), "assign / append"},
+		{"append_group_per_s", r.AppendGroupPerS, nil, fmt.Sprintf("%d writers, group commit", writers)},
 		{"assign_group_per_s", r.AssignGroupPerS, nil, fmt.Sprintf("%d HTTP clients, group commit", writers)},
 		{"assign_group_p50_ms", r.AssignGroupP50Ms, nil, "group commit"},
 		{"assign_group_p99_ms", r.AssignGroupP99Ms, nil, "group commit"},

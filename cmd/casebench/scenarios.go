@@ -125,6 +125,30 @@ func (b *bench) alternate(ctx context.Context, ms ...*meter) error {
 // appendMeter measures raw JetStream appends: writers goroutines, each appending events to
 // its own cases with the expected last sequence of the case's subject and a message id.
 func (b *bench) appendMeter(n *app.App, run int64) *meter {
+	return b.rawAppends(run, func(ctx context.Context, env events.Envelope, expected uint64) (uint64, error) {
+		m, err := message(env, expected)
+		if err != nil {
+			return 0, err
+		}
+		ack, err := n.JS.PublishMsg(ctx, m)
+		if err != nil {
+			return 0, fmt.Errorf("publish to %s: %w", env.Subject, err)
+		}
+		return ack.Sequence, nil
+	})
+}
+
+// storeAppendMeter measures the same appends through st's Append (the group-commit node's
+// appender, which returns once the event is on disk).
+func (b *bench) storeAppendMeter(st eventstore.Store, run int64) *meter {
+	return b.rawAppends(run, func(ctx context.Context, env events.Envelope, expected uint64) (uint64, error) {
+		return st.Append(ctx, env.Subject, expected, []events.Envelope{env})
+	})
+}
+
+// rawAppends is the meter of appendMeter and storeAppendMeter: writers goroutines, each
+// appending a note to its own cases in turn through add, which returns the stored sequence.
+func (b *bench) rawAppends(run int64, add func(ctx context.Context, env events.Envelope, expected uint64) (uint64, error)) *meter {
 	per := b.sc.casesPerUser
 	last := make([][]uint64, writers)
 	for w := range last {
@@ -137,15 +161,11 @@ func (b *bench) appendMeter(n *app.App, run int64) *meter {
 		if err != nil {
 			return err
 		}
-		m, err := message(env, last[w][k])
+		seq, err := add(ctx, env, last[w][k])
 		if err != nil {
 			return err
 		}
-		ack, err := n.JS.PublishMsg(ctx, m)
-		if err != nil {
-			return fmt.Errorf("publish to %s: %w", env.Subject, err)
-		}
-		last[w][k] = ack.Sequence
+		last[w][k] = seq
 		return nil
 	})
 }
@@ -249,8 +269,8 @@ func (b *bench) writeRun(ctx context.Context, n *app.App, run int64) (appendPerS
 }
 
 // durableRun measures, in alternation, raw appends to the SyncAlways node, assigns on it,
-// and (with embedded servers) assigns on the group-commit node: both durable assigns are
-// compared with the same raw appends.
+// and (with embedded servers) assigns and raw appends on the group-commit node: both
+// durable assigns are compared with the same raw appends.
 func (b *bench) durableRun(ctx context.Context, r *Results) error {
 	conns := newWireConns(b.durable.Addr(), writers)
 	defer conns.close()
@@ -260,14 +280,15 @@ func (b *bench) durableRun(ctx context.Context, r *Results) error {
 	}
 	raw := b.appendMeter(b.durable, runSyncAlways)
 	ms := []*meter{raw, assign}
-	var group *meter
+	var group, groupRaw *meter
 	if b.group != nil {
 		gconns := newWireConns(b.group.Addr(), writers)
 		defer gconns.close()
 		if group, err = b.assignMeter(ctx, b.group, gconns, runGroup); err != nil {
 			return err
 		}
-		ms = append(ms, group)
+		groupRaw = b.storeAppendMeter(b.group.Appender(), runGroup)
+		ms = append(ms, group, groupRaw)
 	}
 	if err := b.alternate(ctx, ms...); err != nil {
 		return err
@@ -279,6 +300,7 @@ func (b *bench) durableRun(ctx context.Context, r *Results) error {
 		r.AssignGroupPerS = group.perS()
 		r.AssignGroupP50Ms, r.AssignGroupP99Ms = percentile(group.lat, 50), percentile(group.lat, 99)
 		r.AssignGroupRatio = r.AssignGroupPerS / r.AppendDurablePerS
+		r.AppendGroupPerS = groupRaw.perS()
 	}
 	return nil
 }

@@ -191,6 +191,10 @@ func (a *App) role() string {
 	return "api"
 }
 
+// Appender is what the command side appends through: Store, or with GroupCommit a store
+// whose Append returns once the events are on disk.
+func (a *App) Appender() eventstore.Store { return a.appender }
+
 // Positions returns what a read must reflect: the last sequences of CASES and DIRECTORY,
 // read after the call began. With group commit it returns their durable sequences instead:
 // every append acknowledged to anyone is at or below them (its acknowledgement waited for

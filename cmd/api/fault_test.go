@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/casestream/casestream/internal/embedded"
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/loadtest"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 
@@ -35,74 +35,33 @@ type outcome struct {
 	took   time.Duration
 }
 
-// load opens cases as alice from workers goroutines, each at most one request per pace,
-// every case carrying a unique marker in its caseData, until stop is closed.
+// load opens cases as alice, every case carrying a unique marker in its caseData.
 type load struct {
-	c       *client
-	mu      sync.Mutex // guards results
-	results []outcome
-	ok      atomic.Int64
-	wg      sync.WaitGroup
-	stop    chan struct{}
+	*loadtest.Load[outcome]
 }
 
-func startLoad(t *testing.T, m *Main, workers int, pace time.Duration) *load {
+func startLoad(t *testing.T, m *Main, workers int, pace time.Duration) load {
 	t.Helper()
 	c := newClient(t, m)
 	c.hc.Timeout = 40 * time.Second // past the server's write timeout: a hang shows as an error
-	l := &load{c: c, stop: make(chan struct{})}
-	for range workers {
-		l.wg.Go(func() {
-			tick := time.NewTicker(pace)
-			defer tick.Stop()
-			for {
-				select {
-				case <-l.stop:
-					return
-				case <-tick.C:
-				}
-				marker := uuid.NewString()
-				r := asOperator(alice, alicePW, "POST", "/cases",
-					`{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"marker":"`+marker+`"}}`)
-				start := time.Now()
-				st, _, h, err := c.try(r)
-				o := outcome{marker: marker, status: st, err: err, start: start, took: time.Since(start)}
-				if h != nil {
-					o.retry = h.Get("Retry-After")
-				}
-				if st == http.StatusCreated {
-					l.ok.Add(1)
-				}
-				l.mu.Lock()
-				l.results = append(l.results, o)
-				l.mu.Unlock()
-			}
-		})
-	}
-	t.Cleanup(l.end)
-	return l
-}
-
-// end stops the load and waits for the requests in flight.
-func (l *load) end() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
-}
-
-func (l *load) snapshot() []outcome {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]outcome(nil), l.results...)
+	return load{loadtest.Start(t, workers, pace, func() (outcome, bool) {
+		marker := uuid.NewString()
+		r := asOperator(alice, alicePW, "POST", "/cases",
+			`{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"marker":"`+marker+`"}}`)
+		start := time.Now()
+		st, _, h, err := c.try(r)
+		o := outcome{marker: marker, status: st, err: err, start: start, took: time.Since(start)}
+		if h != nil {
+			o.retry = h.Get("Retry-After")
+		}
+		return o, st == http.StatusCreated
+	})}
 }
 
 // since counts the outcomes of requests started at or after t with the given status.
-func (l *load) since(t time.Time, status int) int {
+func (l load) since(t time.Time, status int) int {
 	n := 0
-	for _, o := range l.snapshot() {
+	for _, o := range l.Results() {
 		if !o.start.Before(t) && o.status == status {
 			n++
 		}
@@ -159,8 +118,8 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 
 	l := startLoad(t, m, 4, 5*time.Millisecond)
 	eventually.Check(t, 20*time.Second, 10*time.Millisecond, func() error {
-		if n := l.ok.Load(); n < 50 {
-			r := l.snapshot()
+		if n := l.OK(); n < 50 {
+			r := l.Results()
 			if len(r) > 0 {
 				return fmt.Errorf("got %d cases opened before the outage, want 50; last answer %d %v", n, r[len(r)-1].status, r[len(r)-1].err)
 			}
@@ -188,7 +147,7 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 	t.Cleanup(func() { ns2.Shutdown(); ns2.WaitForShutdown() })
 	var firstOK time.Duration
 	eventually.Check(t, 30*time.Second, 10*time.Millisecond, func() error {
-		for _, o := range l.snapshot() {
+		for _, o := range l.Results() {
 			if o.status == http.StatusCreated && !o.start.Before(back) {
 				firstOK = o.start.Add(o.took).Sub(back)
 				return nil
@@ -196,17 +155,17 @@ func TestNATSStoppedUnderLoad(t *testing.T) {
 		}
 		return errors.New("no case opened since NATS came back")
 	})
-	okBack := l.ok.Load()
+	okBack := l.OK()
 	eventually.Check(t, 20*time.Second, 10*time.Millisecond, func() error {
-		if n := l.ok.Load() - okBack; n < 50 {
+		if n := l.OK() - okBack; n < 50 {
 			return fmt.Errorf("got %d cases opened after NATS came back, want 50", n)
 		}
 		return nil
 	})
-	l.end()
+	l.End()
 
 	var (
-		results                     = l.snapshot()
+		results                     = l.Results()
 		created, refused, other     int
 		maxTook, maxTookRefused     time.Duration
 		duringOutage, refusedOutage int

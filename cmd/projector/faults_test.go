@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +22,7 @@ import (
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventually"
 	"github.com/casestream/casestream/internal/httpapi"
+	"github.com/casestream/casestream/internal/loadtest"
 	"github.com/casestream/casestream/internal/natsauth"
 )
 
@@ -143,14 +142,9 @@ func TestSIGTERMWhateverNATSDoes(t *testing.T) {
 	}
 }
 
-// procLoad opens cases through an api process from workers goroutines, each case with a
-// unique marker in its caseData, at most one request per pace per worker.
+// procLoad opens cases through an api process, each case with a unique marker in its caseData.
 type procLoad struct {
-	mu      sync.Mutex // guards results
-	results []procResult
-	ok      atomic.Int64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	*loadtest.Load[procResult]
 }
 
 type procResult struct {
@@ -162,76 +156,42 @@ type procResult struct {
 	took       time.Duration
 }
 
-func startProcLoad(t *testing.T, apiAddr string, workers int, pace time.Duration) *procLoad {
-	l := &procLoad{stop: make(chan struct{})}
+func startProcLoad(t *testing.T, apiAddr string, workers int, pace time.Duration) procLoad {
 	basic := map[string]string{"Authorization": "Basic " + basicAuth("alice@example.com", "alice-password")}
 	hc := &http.Client{Timeout: 40 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	for range workers {
-		l.wg.Go(func() {
-			tick := time.NewTicker(pace)
-			defer tick.Stop()
-			for {
-				select {
-				case <-l.stop:
-					return
-				case <-tick.C:
-				}
-				marker := uuid.NewString()
-				body := `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"marker":"` + marker + `"}}`
-				r, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v4/cases?"+tp, strings.NewReader(body))
-				r.Header.Set("Content-Type", "application/json")
-				for k, v := range basic {
-					r.Header.Set(k, v)
-				}
-				start := time.Now()
-				res := procResult{marker: marker}
-				resp, err := hc.Do(r)
-				if err == nil {
-					res.status = resp.StatusCode
-					res.retryAfter = resp.Header.Get("Retry-After") != ""
-					if res.status != http.StatusCreated {
-						b, _ := io.ReadAll(resp.Body)
-						res.body = string(b)
-					}
-					resp.Body.Close()
-				}
-				res.err, res.took = err, time.Since(start)
-				if res.status == http.StatusCreated {
-					l.ok.Add(1)
-				}
-				l.mu.Lock()
-				l.results = append(l.results, res)
-				l.mu.Unlock()
+	return procLoad{loadtest.Start(t, workers, pace, func() (procResult, bool) {
+		marker := uuid.NewString()
+		body := `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","caseData":{"marker":"` + marker + `"}}`
+		r, _ := http.NewRequest("POST", "http://"+apiAddr+"/api/v4/cases?"+tp, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		for k, v := range basic {
+			r.Header.Set(k, v)
+		}
+		start := time.Now()
+		res := procResult{marker: marker}
+		resp, err := hc.Do(r)
+		if err == nil {
+			res.status = resp.StatusCode
+			res.retryAfter = resp.Header.Get("Retry-After") != ""
+			if res.status != http.StatusCreated {
+				b, _ := io.ReadAll(resp.Body)
+				res.body = string(b)
 			}
-		})
-	}
-	t.Cleanup(l.end)
-	return l
+			resp.Body.Close()
+		}
+		res.err, res.took = err, time.Since(start)
+		return res, res.status == http.StatusCreated
+	})}
 }
 
-func (l *procLoad) end() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
-}
-
-func (l *procLoad) atLeast(t *testing.T, n int64, total time.Duration) {
+func (l procLoad) atLeast(t *testing.T, n int64, total time.Duration) {
 	t.Helper()
 	eventually.Check(t, total, 20*time.Millisecond, func() error {
-		if got := l.ok.Load(); got < n {
+		if got := l.OK(); got < n {
 			return fmt.Errorf("got %d cases opened, want %d", got, n)
 		}
 		return nil
 	})
-}
-
-func (l *procLoad) snapshot() []procResult {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]procResult(nil), l.results...)
 }
 
 // logMarkers returns how many case.opened events of the CASES stream carry each marker.
@@ -305,15 +265,15 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 		}
 	}()
 	waitReady(t, apiAddr, 60*time.Second)
-	before := l.ok.Load()
+	before := l.OK()
 	l.atLeast(t, before+50, 30*time.Second)
-	l.end()
+	l.End()
 
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := l.snapshot()
+	results := l.Results()
 	acked := checkAcknowledged(t, results, logMarkers(t, js))
 	failed := 0
 	for _, r := range results {
@@ -364,14 +324,14 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 		}
 		return fmt.Errorf("no leader of %s known", events.StreamCases)
 	})
-	killed := l.ok.Load()
+	killed := l.OK()
 	if _, err := nodes.procs[leader].signal(syscall.SIGKILL, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	l.atLeast(t, killed+100, 60*time.Second)
-	l.end()
+	l.End()
 
-	results := l.snapshot()
+	results := l.Results()
 	inLog := logMarkers(t, js)
 	acked := checkAcknowledged(t, results, inLog)
 	var slowest procResult

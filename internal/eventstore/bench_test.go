@@ -89,7 +89,7 @@ func buildStream(b *testing.B, s *eventstore.JetStream, cases, perCase, perAppen
 					subj := events.CaseSubject(int64(c + 1))
 					envs := make([]events.Envelope, perAppend)
 					for k := range envs {
-						envs[k] = newEnv(subj, fmt.Sprint(round, k))
+						envs[k] = eventstore.NoteAdded(subj, fmt.Sprint(round, k))
 					}
 					seq, err := s.Append(ctx, subj, last[c], envs)
 					if err != nil {
@@ -144,7 +144,7 @@ func BenchmarkAppend(b *testing.B) {
 				wg.Go(func() {
 					for range work {
 						subj := events.CaseSubject(next.Add(1))
-						if _, err := s.Append(ctx, subj, 0, []events.Envelope{newEnv(subj, "x")}); err != nil {
+						if _, err := s.Append(ctx, subj, 0, []events.Envelope{eventstore.NoteAdded(subj, "x")}); err != nil {
 							b.Error(err)
 							return
 						}
@@ -170,7 +170,7 @@ func BenchmarkCommit(b *testing.B) {
 		for i := range msgs {
 			next++
 			subj := events.CaseSubject(next)
-			body, _ := json.Marshal(newEnv(subj, "x"))
+			body, _ := json.Marshal(eventstore.NoteAdded(subj, "x"))
 			m := nats.NewMsg(subj)
 			m.Data = body
 			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())

@@ -3,7 +3,6 @@ package eventstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -33,19 +31,11 @@ import (
 // error means they are not in it.
 func TestLostAcknowledgementsSettled(t *testing.T) {
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := EnsureStreams(ctx, js, 1); err != nil {
-		t.Fatal(err)
-	}
 	opts := DefaultJetStreamOptions()
 	opts.AckTimeout = 20 * time.Microsecond
-	s := NewJetStream(js, opts)
-	defer s.Close()
+	s, js := StoreOn(t, nc, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 
 	const subjects, rounds = 16, 8
 	type answer struct {
@@ -63,7 +53,7 @@ func TestLostAcknowledgementsSettled(t *testing.T) {
 		wg.Go(func() {
 			var expected uint64
 			for r := range rounds {
-				e := note(subject, strconv.Itoa(r))
+				e := NoteAdded(subject, strconv.Itoa(r))
 				seq, err := s.Append(ctx, subject, expected, []events.Envelope{e})
 				mu.Lock()
 				answers = append(answers, answer{e, seq, err})
@@ -137,18 +127,10 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := StoreOn(t, nc, DefaultJetStreamOptions())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := EnsureStreams(ctx, js, 1); err != nil {
-		t.Fatal(err)
-	}
-	s := NewJetStream(js, DefaultJetStreamOptions())
-	defer s.Close()
-	if _, err := s.Append(ctx, events.CaseSubject(1), 0, []events.Envelope{note(events.CaseSubject(1), "before")}); err != nil {
+	if _, err := s.Append(ctx, events.CaseSubject(1), 0, []events.Envelope{NoteAdded(events.CaseSubject(1), "before")}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -160,7 +142,7 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 		}
 		return nil
 	})
-	away := note(events.CaseSubject(2), "while away")
+	away := NoteAdded(events.CaseSubject(2), "while away")
 	if _, err := s.Append(ctx, away.Subject, 0, []events.Envelope{away}); !errors.Is(err, ErrNotStored) {
 		t.Errorf("append while NATS is away: got %v, want ErrNotStored", err)
 	}
@@ -195,17 +177,6 @@ func TestNothingSentWhileNATSAway(t *testing.T) {
 		if m != nil {
 			t.Errorf("%s: got message %d stored after NATS came back, want none", subject, m.Sequence)
 		}
-	}
-}
-
-func note(subject, text string) events.Envelope {
-	return events.Envelope{
-		ID:            uuid.NewString(),
-		Type:          events.TypeCaseNoteAdded,
-		SchemaVersion: events.SchemaVersion,
-		Subject:       subject,
-		OccurredAt:    time.Now().UTC().Truncate(time.Millisecond),
-		Data:          json.RawMessage(fmt.Sprintf(`{"text":%q}`, text)),
 	}
 }
 
@@ -294,18 +265,7 @@ func stalledStore(t *testing.T) (*JetStream, *nats.Conn, *stall) {
 	t.Helper()
 	srv, admin := embeddedtest.Start(t)
 	st := newStall()
-	nc := embeddedtest.Connect(t, srv, natsauth.Service, nats.SetCustomDialer(st))
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := EnsureStreams(ctx, js, 1); err != nil {
-		t.Fatal(err)
-	}
-	s := NewJetStream(js, DefaultJetStreamOptions())
-	t.Cleanup(s.Close)
+	s, _ := StoreOn(t, embeddedtest.Connect(t, srv, natsauth.Service, nats.SetCustomDialer(st)), DefaultJetStreamOptions())
 	return s, admin, st
 }
 
@@ -319,14 +279,14 @@ func TestAppendAnswersByItsDeadline(t *testing.T) {
 	bg := context.Background()
 	st.hold()
 
-	late := note(events.CaseSubject(1), "deadline passed")
+	late := NoteAdded(events.CaseSubject(1), "deadline passed")
 	dctx, dcancel := context.WithTimeout(bg, 300*time.Millisecond)
 	defer dcancel()
 	if _, err := s.Append(dctx, late.Subject, 0, []events.Envelope{late}); !errors.Is(err, ErrOutcomeUnknown) {
 		t.Errorf("Append unanswered at its deadline: got %v, want %v", err, ErrOutcomeUnknown)
 	}
 
-	dropped := note(events.CaseSubject(2), "cancelled")
+	dropped := NoteAdded(events.CaseSubject(2), "cancelled")
 	cctx, ccancel := context.WithCancel(bg)
 	answer := make(chan error, 1)
 	go func() {
@@ -339,7 +299,7 @@ func TestAppendAnswersByItsDeadline(t *testing.T) {
 		t.Errorf("Append cancelled after it was sent: got %v, want %v", err, ErrOutcomeUnknown)
 	}
 
-	unsent := note(events.CaseSubject(3), "never sent")
+	unsent := NoteAdded(events.CaseSubject(3), "never sent")
 	gone, cancelGone := context.WithCancel(bg)
 	cancelGone()
 	if _, err := s.Append(gone, unsent.Subject, 0, []events.Envelope{unsent}); !errors.Is(err, context.Canceled) || errors.Is(err, ErrOutcomeUnknown) {
@@ -352,7 +312,7 @@ func TestAppendAnswersByItsDeadline(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(bg, 30*time.Second)
 	defer cancel()
-	later := note(events.CaseSubject(4), "later")
+	later := NoteAdded(events.CaseSubject(4), "later")
 	if _, err := s.Append(ctx, later.Subject, 0, []events.Envelope{later}); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +337,7 @@ func TestAppendAnswersByItsDeadline(t *testing.T) {
 func TestCloseWaitsForAppends(t *testing.T) {
 	s, admin, st := stalledStore(t)
 	st.hold()
-	e := note(events.CaseSubject(1), "in flight")
+	e := NoteAdded(events.CaseSubject(1), "in flight")
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	answer := make(chan error, 1)

@@ -15,7 +15,6 @@ import (
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventstore/storetest"
 	"github.com/casestream/casestream/internal/eventually"
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -24,16 +23,7 @@ import (
 func newJetStream(tb testing.TB, opts eventstore.JetStreamOptions) (*eventstore.JetStream, jetstream.JetStream) {
 	tb.Helper()
 	_, nc := embeddedtest.Start(tb)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := eventstore.EnsureStreams(testCtx(tb), js, 1); err != nil {
-		tb.Fatal(err)
-	}
-	s := eventstore.NewJetStream(js, opts)
-	tb.Cleanup(s.Close)
-	return s, js
+	return eventstore.StoreOn(tb, nc, opts)
 }
 
 func testCtx(tb testing.TB) context.Context {
@@ -106,23 +96,11 @@ func TestEnsureStreams(t *testing.T) {
 	}
 }
 
-func newEnv(subject, text string) events.Envelope {
-	return events.Envelope{
-		ID:            uuid.NewString(),
-		Type:          events.TypeCaseNoteAdded,
-		SchemaVersion: events.SchemaVersion,
-		Subject:       subject,
-		OccurredAt:    time.Now().UTC().Truncate(time.Millisecond),
-		Actor:         events.Actor{Kind: events.ActorSystem, ID: "test"},
-		Data:          json.RawMessage(fmt.Sprintf(`{"text":%q}`, text)),
-	}
-}
-
 func TestAppendHeaders(t *testing.T) {
 	s, js := newJetStream(t, eventstore.DefaultJetStreamOptions())
 	ctx := testCtx(t)
 	subj := events.CaseSubject(7)
-	envs := []events.Envelope{newEnv(subj, "a"), newEnv(subj, "b")}
+	envs := []events.Envelope{eventstore.NoteAdded(subj, "a"), eventstore.NoteAdded(subj, "b")}
 	envs[1].Type = events.TypeCaseResolved
 	last, err := s.Append(ctx, subj, 0, envs)
 	if err != nil {
@@ -157,9 +135,9 @@ func TestAppendRefusals(t *testing.T) {
 	subj := events.CaseSubject(1)
 	tooMany := make([]events.Envelope, eventstore.MaxBatch+1)
 	for i := range tooMany {
-		tooMany[i] = newEnv(subj, "x")
+		tooMany[i] = eventstore.NoteAdded(subj, "x")
 	}
-	same := newEnv(subj, "same")
+	same := eventstore.NoteAdded(subj, "same")
 	tests := []struct {
 		name    string
 		subject string
@@ -167,7 +145,7 @@ func TestAppendRefusals(t *testing.T) {
 		wantErr error
 	}{
 		{"more events than a batch holds", subj, tooMany, eventstore.ErrTooLarge},
-		{"a subject outside the streams", "orders.1", []events.Envelope{newEnv("orders.1", "x")}, nil},
+		{"a subject outside the streams", "orders.1", []events.Envelope{eventstore.NoteAdded("orders.1", "x")}, nil},
 		{"one id twice", subj, []events.Envelope{same, same}, nil},
 		{"an empty id", subj, []events.Envelope{{Type: events.TypeCaseNoteAdded}}, nil},
 	}
@@ -189,7 +167,7 @@ func TestAppendAfterClose(t *testing.T) {
 	s, _ := newJetStream(t, eventstore.DefaultJetStreamOptions())
 	s.Close()
 	subj := events.CaseSubject(1)
-	if _, err := s.Append(testCtx(t), subj, 0, []events.Envelope{newEnv(subj, "x")}); !errors.Is(err, eventstore.ErrClosed) {
+	if _, err := s.Append(testCtx(t), subj, 0, []events.Envelope{eventstore.NoteAdded(subj, "x")}); !errors.Is(err, eventstore.ErrClosed) {
 		t.Errorf("Append after Close: got %v, want ErrClosed", err)
 	}
 }
@@ -204,7 +182,7 @@ func TestLoadPages(t *testing.T) {
 	for _, n := range []int{eventstore.MaxBatch, 300} {
 		envs := make([]events.Envelope, n)
 		for i := range envs {
-			envs[i] = newEnv(subj, fmt.Sprint(len(all)+i))
+			envs[i] = eventstore.NoteAdded(subj, fmt.Sprint(len(all)+i))
 		}
 		var err error
 		if last, err = s.Append(ctx, subj, last, envs); err != nil {
@@ -212,7 +190,7 @@ func TestLoadPages(t *testing.T) {
 		}
 		all = append(all, envs...)
 		// Another subject interleaved in the stream.
-		if _, err := s.Append(ctx, other, 0, []events.Envelope{newEnv(other, "o")}); err != nil && !errors.Is(err, eventstore.ErrConflict) {
+		if _, err := s.Append(ctx, other, 0, []events.Envelope{eventstore.NoteAdded(other, "o")}); err != nil && !errors.Is(err, eventstore.ErrConflict) {
 			t.Fatal(err)
 		}
 	}
@@ -273,14 +251,14 @@ func TestLastSeq(t *testing.T) {
 	for i := range 3 {
 		subj := events.CaseSubject(int64(i + 1))
 		var err error
-		if want, err = s.Append(ctx, subj, 0, []events.Envelope{newEnv(subj, "x"), newEnv(subj, "y")}); err != nil {
+		if want, err = s.Append(ctx, subj, 0, []events.Envelope{eventstore.NoteAdded(subj, "x"), eventstore.NoteAdded(subj, "y")}); err != nil {
 			t.Fatal(err)
 		}
 		check(want)
 	}
 	// The last sequence, not the last of one subject: append to the first case again.
 	subj := events.CaseSubject(1)
-	last, err := s.Append(ctx, subj, 2, []events.Envelope{newEnv(subj, "z")})
+	last, err := s.Append(ctx, subj, 2, []events.Envelope{eventstore.NoteAdded(subj, "z")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +277,7 @@ func appendN(tb testing.TB, s eventstore.Store, from, n int) []events.Envelope {
 	out := make([]events.Envelope, n)
 	for i := range n {
 		subj := events.CaseSubject(int64(from + i))
-		out[i] = newEnv(subj, fmt.Sprint(i))
+		out[i] = eventstore.NoteAdded(subj, fmt.Sprint(i))
 		if _, err := s.Append(testCtx(tb), subj, 0, out[i:i+1]); err != nil {
 			tb.Fatal(err)
 		}
@@ -465,7 +443,7 @@ func TestLoadDeliversUndecodableRecords(t *testing.T) {
 	s, js := newJetStream(t, eventstore.DefaultJetStreamOptions())
 	ctx := testCtx(t)
 	subject := events.CaseSubject(7)
-	if _, err := s.Append(ctx, subject, 0, []events.Envelope{newEnv(subject, "first")}); err != nil {
+	if _, err := s.Append(ctx, subject, 0, []events.Envelope{eventstore.NoteAdded(subject, "first")}); err != nil {
 		t.Fatal(err)
 	}
 	msg := nats.NewMsg(subject)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/events"
@@ -31,7 +30,7 @@ func staleReplica(t *testing.T, s *eventstore.JetStream, admin jetstream.JetStre
 		t.Fatal(err)
 	}
 	// A mirror answers direct gets once it has copied a message.
-	if _, err := s.Append(ctx, seed, 0, []events.Envelope{newEnv(seed, "seed")}); err != nil {
+	if _, err := s.Append(ctx, seed, 0, []events.Envelope{eventstore.NoteAdded(seed, "seed")}); err != nil {
 		t.Fatal(err)
 	}
 	eventually.Check(t, 10*time.Second, 10*time.Millisecond, func() error {
@@ -46,18 +45,18 @@ func staleReplica(t *testing.T, s *eventstore.JetStream, admin jetstream.JetStre
 	})
 }
 
-// storeOn returns a store with the default options on the service's connection nc.
-func storeOn(t *testing.T, nc *nats.Conn) *eventstore.JetStream {
+// staleStore starts a server and returns a store reading as a replicated stream from a
+// CASES stream whose direct gets a stale replica answers half the time.
+func staleStore(t *testing.T) *eventstore.JetStream {
 	t.Helper()
-	js, err := jetstream.New(nc)
+	ns, nc := embeddedtest.Start(t)
+	admin, err := jetstream.New(embeddedtest.Connect(t, ns, natsauth.Admin))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eventstore.EnsureStreams(testCtx(t), js, 1); err != nil {
-		t.Fatal(err)
-	}
-	s := eventstore.NewJetStream(js, eventstore.DefaultJetStreamOptions())
-	t.Cleanup(s.Close)
+	s, _ := eventstore.StoreOn(t, nc, eventstore.DefaultJetStreamOptions())
+	staleReplica(t, s, admin, events.StreamCases, events.CaseSubject(1))
+	s.ReadAsReplicated()
 	return s
 }
 
@@ -66,14 +65,7 @@ func storeOn(t *testing.T, nc *nats.Conn) *eventstore.JetStream {
 // replicated stream (the last event from the leader) returns every event, whether Load
 // walks back from the last one or, past maxWalk events, reads forward.
 func TestLoadSeesEveryAcknowledgedAppend(t *testing.T) {
-	ns, nc := embeddedtest.Start(t)
-	admin, err := jetstream.New(embeddedtest.Connect(t, ns, natsauth.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := storeOn(t, nc)
-	staleReplica(t, s, admin, events.StreamCases, events.CaseSubject(1))
-	s.ReadAsReplicated()
+	s := staleStore(t)
 	ctx := testCtx(t)
 	for _, tc := range []struct {
 		name   string
@@ -90,7 +82,7 @@ func TestLoadSeesEveryAcknowledgedAppend(t *testing.T) {
 				subj := events.CaseSubject(int64(1000*tc.events + c))
 				var last uint64
 				for i := range tc.events {
-					seq, err := s.Append(ctx, subj, last, []events.Envelope{newEnv(subj, fmt.Sprint(i))})
+					seq, err := s.Append(ctx, subj, last, []events.Envelope{eventstore.NoteAdded(subj, fmt.Sprint(i))})
 					if err != nil {
 						t.Fatalf("Append(%s): %v", subj, err)
 					}

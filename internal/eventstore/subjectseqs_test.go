@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventstore/storetest"
-	"github.com/casestream/casestream/internal/natsauth"
 )
 
 func TestMemoryLastSeqs(t *testing.T) {
@@ -42,7 +39,7 @@ func TestJetStreamLastSeqs(t *testing.T) {
 // maxMultiLast subjects on a stream of one replica, where Load sends one per subject.
 func TestLastSeqsOfRequests(t *testing.T) {
 	_, nc := embeddedtest.Start(t)
-	s := storeOn(t, nc)
+	s, _ := eventstore.StoreOn(t, nc, eventstore.DefaultJetStreamOptions())
 	ctx := testCtx(t)
 	n := eventstore.MaxMultiLast + 6
 	subjects := make([]string, n)
@@ -53,12 +50,12 @@ func TestLastSeqsOfRequests(t *testing.T) {
 		if i%5 == 4 {
 			continue
 		}
-		seq, err := s.Append(ctx, subjects[i], 0, []events.Envelope{newEnv(subjects[i], "a")})
+		seq, err := s.Append(ctx, subjects[i], 0, []events.Envelope{eventstore.NoteAdded(subjects[i], "a")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
-			if seq, err = s.Append(ctx, subjects[i], seq, []events.Envelope{newEnv(subjects[i], "b")}); err != nil {
+			if seq, err = s.Append(ctx, subjects[i], seq, []events.Envelope{eventstore.NoteAdded(subjects[i], "b")}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -111,14 +108,7 @@ func pickExisting(m map[string]uint64, keys []string) map[string]uint64 {
 // sequences of a replicated stream whose direct gets a stale replica answers half the
 // time: the answer holds every acknowledged append all the same.
 func TestLastSeqsOfSeesEveryAcknowledgedAppend(t *testing.T) {
-	ns, nc := embeddedtest.Start(t)
-	admin, err := jetstream.New(embeddedtest.Connect(t, ns, natsauth.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := storeOn(t, nc)
-	staleReplica(t, s, admin, events.StreamCases, events.CaseSubject(1))
-	s.ReadAsReplicated()
+	s := staleStore(t)
 	ctx := testCtx(t)
 	const subjects = 24
 	var asked []string
@@ -126,7 +116,7 @@ func TestLastSeqsOfSeesEveryAcknowledgedAppend(t *testing.T) {
 	misses := 0
 	for c := range subjects {
 		subj := events.CaseSubject(int64(100 + c))
-		seq, err := s.Append(ctx, subj, 0, []events.Envelope{newEnv(subj, fmt.Sprint(c))})
+		seq, err := s.Append(ctx, subj, 0, []events.Envelope{eventstore.NoteAdded(subj, fmt.Sprint(c))})
 		if err != nil {
 			t.Fatal(err)
 		}

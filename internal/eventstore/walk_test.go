@@ -61,9 +61,9 @@ func TestWalk(t *testing.T) {
 			subj := events.CaseSubject(int64(500 + c))
 			var last uint64
 			for r := range rounds {
-				envs := []events.Envelope{newEnv(subj, fmt.Sprint(r))}
+				envs := []events.Envelope{eventstore.NoteAdded(subj, fmt.Sprint(r))}
 				if (r+c)%2 == 0 {
-					envs = append(envs, newEnv(subj, fmt.Sprint(r, "b")), newEnv(subj, fmt.Sprint(r, "c")))
+					envs = append(envs, eventstore.NoteAdded(subj, fmt.Sprint(r, "b")), eventstore.NoteAdded(subj, fmt.Sprint(r, "c")))
 				}
 				seq, err := s.Append(ctx, subj, last, envs)
 				if err != nil {
@@ -164,8 +164,8 @@ func TestWalkBreaks(t *testing.T) {
 
 	t.Run("an event without expectation", func(t *testing.T) {
 		subj := events.CaseSubject(601)
-		first := publish(t, js, newEnv(subj, "no header"), nil)
-		if _, err := s.Append(ctx, subj, first, []events.Envelope{newEnv(subj, "after")}); err != nil {
+		first := publish(t, js, eventstore.NoteAdded(subj, "no header"), nil)
+		if _, err := s.Append(ctx, subj, first, []events.Envelope{eventstore.NoteAdded(subj, "after")}); err != nil {
 			t.Fatal(err)
 		}
 		check(t, subj, 2)
@@ -173,11 +173,11 @@ func TestWalkBreaks(t *testing.T) {
 
 	t.Run("an expectation about another subject", func(t *testing.T) {
 		subj, other := events.CaseSubject(602), events.CaseSubject(603)
-		publish(t, js, newEnv(subj, "first"), expect(0))
-		publish(t, js, newEnv(other, "other"), expect(0))
+		publish(t, js, eventstore.NoteAdded(subj, "first"), expect(0))
+		publish(t, js, eventstore.NoteAdded(other, "other"), expect(0))
 		hdr := expect(0)
 		hdr[jetstream.ExpectedLastSubjSeqSubjHeader] = other + ".none"
-		publish(t, js, newEnv(subj, "second"), hdr)
+		publish(t, js, eventstore.NoteAdded(subj, "second"), hdr)
 		check(t, subj, 2)
 	})
 
@@ -187,7 +187,7 @@ func TestWalkBreaks(t *testing.T) {
 		for _, x := range []struct {
 			env events.Envelope
 			hdr map[string]string
-		}{{newEnv(a, "a1"), expect(0)}, {newEnv(b, "b1"), expect(0)}, {newEnv(a, "a2"), nil}} {
+		}{{eventstore.NoteAdded(a, "a1"), expect(0)}, {eventstore.NoteAdded(b, "b1"), expect(0)}, {eventstore.NoteAdded(a, "a2"), nil}} {
 			m, err := rawMsg(x.env, x.hdr)
 			if err != nil {
 				t.Fatal(err)
@@ -208,7 +208,7 @@ func TestWalkBreaks(t *testing.T) {
 		subj := events.CaseSubject(606)
 		var last uint64
 		for i := range eventstore.MaxWalk + 1 {
-			seq, err := s.Append(ctx, subj, last, []events.Envelope{newEnv(subj, fmt.Sprint(i))})
+			seq, err := s.Append(ctx, subj, last, []events.Envelope{eventstore.NoteAdded(subj, fmt.Sprint(i))})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,17 +77,24 @@ func redacted(data json.RawMessage) json.RawMessage {
 	return b
 }
 
-// directoryHistory prints every event of one directory entity.
-func (m *Main) directoryHistory(ctx context.Context, args []string) error {
-	fs := m.subFlags("directory history")
+// entityEvents parses args with fs, flags then <kind> <id>, and reads every event of the
+// directory entity they name.
+func (m *Main) entityEvents(ctx context.Context, fs *flag.FlagSet, args []string) (string, []entry, error) {
 	if err := fs.Parse(args); err != nil {
-		return err
+		return "", nil, err
 	}
 	subject, err := entitySubject(fs.Args())
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	es, err := m.readAll(ctx, events.StreamDirectory, subject)
+	return subject, es, err
+}
+
+// directoryHistory prints every event of one directory entity.
+func (m *Main) directoryHistory(ctx context.Context, args []string) error {
+	fs := m.subFlags("directory history")
+	subject, es, err := m.entityEvents(ctx, fs, args)
 	if err != nil {
 		return err
 	}
@@ -127,14 +135,7 @@ func (m *Main) directoryShow(ctx context.Context, args []string) error {
 	fs := m.subFlags("directory show")
 	var at timeFlag
 	fs.Var(&at, "at-time", "show the entity as it was at this time (RFC 3339)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	subject, err := entitySubject(fs.Args())
-	if err != nil {
-		return err
-	}
-	es, err := m.readAll(ctx, events.StreamDirectory, subject)
+	subject, es, err := m.entityEvents(ctx, fs, args)
 	if err != nil {
 		return err
 	}

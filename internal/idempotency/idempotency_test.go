@@ -10,7 +10,9 @@ import (
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 )
 
-func TestFirstAnswerWins(t *testing.T) {
+// openStore starts a server and opens a store of one replica on it.
+func openStore(t *testing.T) *Store {
+	t.Helper()
 	_, nc := embeddedtest.Start(t)
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -20,6 +22,11 @@ func TestFirstAnswerWins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+func TestFirstAnswerWins(t *testing.T) {
+	s := openStore(t)
 	ctx := context.Background()
 	k := Key("operator", "kiosk", "u1", "PUT", "/api/v4/cases/1/assignment", "key-1")
 	if k == Key("operator", "kiosk", "u2", "PUT", "/api/v4/cases/1/assignment", "key-1") {
@@ -47,15 +54,7 @@ func TestFirstAnswerWins(t *testing.T) {
 // TestSyncWrites: with SyncWrites, Put waits for a sync after it wrote a reply, and fails
 // with it; a reply remembered already writes nothing and waits for nothing.
 func TestSyncWrites(t *testing.T) {
-	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(context.Background(), js, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t)
 	errSync := errors.New("sync failed")
 	var syncs int
 	s.SyncWrites(func(context.Context) error {

@@ -30,16 +30,23 @@ func TestParse(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse([]byte(tt.in))
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("got %v, want no error", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidFile) {
-				t.Fatalf("got %v, want ErrInvalidFile containing %q", err, tt.wantErr)
-			}
+			checkInvalidFile(t, err, tt.wantErr)
 		})
+	}
+}
+
+// checkInvalidFile fails the test unless err is nil where wantErr is empty, or else an
+// ErrInvalidFile whose message contains wantErr.
+func checkInvalidFile(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("got %v, want no error", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) || !errors.Is(err, ErrInvalidFile) {
+		t.Fatalf("got %v, want ErrInvalidFile containing %q", err, wantErr)
 	}
 }
 
@@ -107,16 +114,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := demoFile(t)
 			tt.change(f)
-			err := f.Validate()
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("got %v, want no error", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrInvalidFile) {
-				t.Fatalf("got %v, want ErrInvalidFile containing %q", err, tt.wantErr)
-			}
+			checkInvalidFile(t, f.Validate(), tt.wantErr)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -130,16 +129,7 @@ func TestClusterTopology(t *testing.T) {
 	_, _, hdr := callWithHeaders("POST", "http://"+api1+"/api/v4/signin?"+tp, `{"principal":"alice@example.com","password":"alice-password"}`)
 	cookie := map[string]string{"Cookie": strings.Split(hdr.Get("Set-Cookie"), ";")[0]}
 	// A token from api-2 works on api-1.
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"demo-app-secret"}}
-	st, b, err = call("POST", "http://"+api2+"/oauth2/token", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if err != nil || st != 200 {
-		t.Fatalf("token: %d %s %v", st, b, err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.Unmarshal([]byte(b), &tok)
-	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	bearer := demoAppBearer(t, "http://"+api2)
 	if st, b, err = call("POST", "http://"+api1+"/"+appID+"/agents/"+aliceID+"/units/_current", `{"unitId":"`+downtown+`"}`, bearer); err != nil || st != 200 {
 		t.Fatalf("select unit on api-1 with api-2's token: %d %s %v", st, b, err)
 	}

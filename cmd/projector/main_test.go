@@ -202,16 +202,7 @@ func TestSeparateProcesses(t *testing.T) {
 	if st, b, err = call("PUT", fmt.Sprintf("%s/api/v4/cases/%d/assignment?%s", base, created.Case.ID, tp), `{"email":"alice@example.com"}`, basic); err != nil || st != 201 {
 		t.Fatalf("assign: %d %s %v", st, b, err)
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"demo-app-secret"}}
-	st, b, err = call("POST", base+"/oauth2/token", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if err != nil || st != 200 {
-		t.Fatalf("token: %d %s %v", st, b, err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.Unmarshal([]byte(b), &tok)
-	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	bearer := demoAppBearer(t, base)
 	agent := base + "/" + appID + "/agents/" + aliceID
 	if st, b, err = call("POST", agent+"/units/_current", `{"unitId":"`+downtown+`"}`, bearer); err != nil || st != 200 {
 		t.Fatalf("select unit: %d %s %v", st, b, err)
@@ -236,6 +227,22 @@ func TestSeparateProcesses(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// demoAppBearer gets a token for the demo application from the api at base, by client
+// credentials, and returns the header that presents it.
+func demoAppBearer(t *testing.T, base string) map[string]string {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"demo-app-secret"}}
+	st, b, err := call("POST", base+"/oauth2/token", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	if err != nil || st != 200 {
+		t.Fatalf("token: %d %s %v", st, b, err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	_ = json.Unmarshal([]byte(b), &tok)
+	return map[string]string{"Authorization": "Bearer " + tok.AccessToken}
 }
 
 func basicAuth(user, pw string) string {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -76,16 +75,7 @@ func TestProjectorMetrics(t *testing.T) {
 	if st, b, err := call("POST", api+"/api/v4/cases?"+tp, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`, basic); err != nil || st != 201 {
 		t.Fatalf("create: %d %s %v", st, b, err)
 	}
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"demo-app-secret"}}
-	st, b, err := call("POST", api+"/oauth2/token", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	if err != nil || st != 200 {
-		t.Fatalf("token: %d %s %v", st, b, err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	_ = json.Unmarshal([]byte(b), &tok)
-	bearer := map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	bearer := demoAppBearer(t, api)
 	if st, b, err := call("POST", api+"/"+appID+"/agents/"+aliceID+"/units/_current", `{"unitId":"`+downtown+`"}`, bearer); err != nil || st != 200 {
 		t.Fatalf("select unit: %d %s %v", st, b, err)
 	}

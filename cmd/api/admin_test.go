@@ -316,6 +316,7 @@ func TestAdminBadInput(t *testing.T) {
 		{"wrong type", "PUT", "/units/" + newUnit, `{"name":7}`, "", nil, 400, "invalid", "name"},
 		{"repeated member", "PUT", "/units/" + newUnit, `{"name":"a","name":"b"}`, "", nil, 400, "invalid", "name"},
 		{"not JSON", "PUT", "/units/" + newUnit, `{"name":`, "", nil, 400, "malformedBody", ""},
+		{"invalid UTF-8", "PUT", "/units/" + newUnit, "{\"name\":\"\xff\"}", "", nil, 400, "malformedBody", ""},
 		{"no body", "PUT", "/units/" + newUnit, "", "", nil, 400, "malformedBody", ""},
 		{"not application/json", "PUT", "/units/" + newUnit, `{"name":"x"}`, "text/plain", nil, 415, "unsupportedContentType", ""},
 		{"name too long", "PUT", "/units/" + newUnit, `{"name":"` + long + `"}`, "", nil, 400, "invalid", "name"},

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go"
@@ -225,13 +223,9 @@ func (ts adminTokens) identify(r *http.Request) (string, bool) {
 // that a misspelt field is reported instead of dropped. With optional, an empty body
 // leaves v as it is.
 func readAdminJSON(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r, errBodyMalformed)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errBodyTooLarge
-		}
-		return errBodyMalformed
+		return err
 	}
 	if len(body) == 0 {
 		if optional {
@@ -245,23 +239,18 @@ func readAdminJSON(w http.ResponseWriter, r *http.Request, v any, optional bool)
 	return decodeAdminJSON(body, v)
 }
 
-// decodeAdminJSON is readAdminJSON's decoding of a body already read.
+// decodeAdminJSON is readAdminJSON's decoding of a body already read. Invalid UTF-8 is a
+// malformed body here, as any flaw at no field.
 func decodeAdminJSON(body []byte, v any) error {
-	err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(true))
-	if err == nil {
+	flaw, field := unmarshalJSON(body, v, jsonv2.RejectUnknownMembers(true))
+	switch flaw {
+	case flawNone:
 		return nil
-	}
-	var sem *jsonv2.SemanticError
-	var syn *jsontext.SyntacticError
-	switch {
-	case errors.As(err, &sem) && len(sem.JSONPointer) > 0:
-		field := fieldName(sem.JSONPointer)
-		if errors.Is(err, jsonv2.ErrUnknownName) {
-			return &adminError{http.StatusBadRequest, "invalid", field + " is not a member of this body", field}
-		}
+	case flawUnknownMember:
+		return &adminError{http.StatusBadRequest, "invalid", field + " is not a member of this body", field}
+	case flawWrongType:
 		return &adminError{http.StatusBadRequest, "invalid", field + " has the wrong JSON type", field}
-	case errors.As(err, &syn) && len(syn.JSONPointer) > 0 && errors.Is(err, jsontext.ErrDuplicateName):
-		field := fieldName(syn.JSONPointer)
+	case flawRepeatedName:
 		return &adminError{http.StatusBadRequest, "invalid", field + " is a repeated member name", field}
 	}
 	return errBodyMalformed

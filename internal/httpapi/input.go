@@ -85,35 +85,78 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err != nil || mt != "application/json" {
 		return errBodyContentType
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := readBody(w, r, errBodyInvalidJSON)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errBodyTooLarge
-		}
-		return errBodyInvalidJSON
+		return err
 	}
 	return decodeJSON(body, v)
 }
 
+// readBody reads the request body, of at most MaxBodyBytes: a longer one is errBodyTooLarge,
+// one that fails otherwise is failed, the surface's error for a body it cannot read.
+func readBody(w http.ResponseWriter, r *http.Request, failed error) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errBodyTooLarge
+		}
+		return nil, failed
+	}
+	return body, nil
+}
+
 // decodeJSON is readJSON's decoding of a body already read.
 func decodeJSON(body []byte, v any) error {
-	err := jsonv2.Unmarshal(body, v, jsonv2.MatchCaseInsensitiveNames(true))
-	if err == nil {
+	flaw, field := unmarshalJSON(body, v, jsonv2.MatchCaseInsensitiveNames(true))
+	switch flaw {
+	case flawNone:
 		return nil
+	case flawUnknownMember, flawWrongType:
+		return &fieldError{field, codeInvalidFormat, "has the wrong JSON type or an out-of-range value"}
+	case flawRepeatedName:
+		return &fieldError{field, codeInvalidFormat, "is a repeated member name"}
+	case flawInvalidUTF8:
+		return &fieldError{field, codeInvalidFormat, "is not valid UTF-8"}
+	}
+	return errBodyInvalidJSON
+}
+
+// jsonFlaw is what kept a JSON body from decoding, as the surfaces tell flaws apart.
+type jsonFlaw int
+
+const (
+	flawNone          jsonFlaw = iota // it decoded
+	flawUnknownMember                 // a member the value has no field for
+	flawWrongType                     // a value of the wrong JSON type, or out of range
+	flawRepeatedName                  // a member name given twice
+	flawInvalidUTF8                   // well-formed but for invalid UTF-8
+	flawMalformed                     // not one JSON value, or a flaw at no field
+)
+
+// unmarshalJSON decodes body into v with opts and returns what kept it from decoding, and
+// the field it is in (fieldName of the error's JSON pointer), or flawNone. Each surface
+// answers each flaw in its own words.
+func unmarshalJSON(body []byte, v any, opts jsonv2.Options) (jsonFlaw, string) {
+	err := jsonv2.Unmarshal(body, v, opts)
+	if err == nil {
+		return flawNone, ""
 	}
 	var syn *jsontext.SyntacticError
 	var sem *jsonv2.SemanticError
 	switch {
 	case errors.As(err, &sem) && len(sem.JSONPointer) > 0:
-		return &fieldError{fieldName(sem.JSONPointer), codeInvalidFormat, "has the wrong JSON type or an out-of-range value"}
+		if errors.Is(err, jsonv2.ErrUnknownName) {
+			return flawUnknownMember, fieldName(sem.JSONPointer)
+		}
+		return flawWrongType, fieldName(sem.JSONPointer)
 	case errors.As(err, &syn) && len(syn.JSONPointer) > 0 && errors.Is(err, jsontext.ErrDuplicateName):
-		return &fieldError{fieldName(syn.JSONPointer), codeInvalidFormat, "is a repeated member name"}
+		return flawRepeatedName, fieldName(syn.JSONPointer)
 	case errors.As(err, &syn) && len(syn.JSONPointer) > 0 && jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true)):
 		// Well-formed once invalid UTF-8 is allowed: that was the only flaw.
-		return &fieldError{fieldName(syn.JSONPointer), codeInvalidFormat, "is not valid UTF-8"}
+		return flawInvalidUTF8, fieldName(syn.JSONPointer)
 	}
-	return errBodyInvalidJSON
+	return flawMalformed, ""
 }
 
 // fieldName names the field a JSON pointer points into: its tokens dotted, up to caseData,

@@ -207,6 +207,15 @@ func (a *App) Positions(ctx context.Context) (casesSeq, dirSeq uint64, err error
 	return a.lastSeqs.Get(ctx)
 }
 
+// DirectoryPosition returns what a call must reflect of the directory: Positions' DIRECTORY
+// sequence, read alone.
+func (a *App) DirectoryPosition(ctx context.Context) (uint64, error) {
+	if a.syncer != nil {
+		return a.syncer.Durable(events.StreamDirectory), nil
+	}
+	return a.lastSeqs.Directory(ctx)
+}
+
 // Addr returns the HTTP listener's address.
 func (a *App) Addr() string {
 	if a.listener == nil {

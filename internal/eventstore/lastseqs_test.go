@@ -30,12 +30,15 @@ func TestLastSeqsNeverAnswersFromAnEarlierRead(t *testing.T) {
 	var reads atomic.Uint64 // the "stream": each read returns how many reads began before it
 	release := make(chan struct{})
 	started := make(chan uint64, 100)
-	l := &LastSeqs{fetch: func(ctx context.Context) (uint64, uint64, error) {
+	l := newLastSeqs(func(ctx context.Context, stream string) (uint64, error) {
+		if stream == "DIRECTORY" {
+			return 0, nil
+		}
 		n := reads.Add(1)
 		started <- n
 		<-release
-		return n, n, nil
-	}}
+		return n, nil
+	}, "CASES", "DIRECTORY")
 	// The first caller starts read 1, which blocks.
 	first := make(chan uint64, 1)
 	go func() {
@@ -80,5 +83,29 @@ func TestLastSeqsNeverAnswersFromAnEarlierRead(t *testing.T) {
 	}
 	if n := reads.Load(); n >= 11 {
 		t.Fatalf("%d reads for 11 callers, want some shared", n)
+	}
+}
+
+// TestLastSeqsDirectoryReadsOneStream: Directory sends, or joins, a read of DIRECTORY
+// alone; Get reads both.
+func TestLastSeqsDirectoryReadsOneStream(t *testing.T) {
+	var mu sync.Mutex
+	reads := map[string]int{}
+	l := newLastSeqs(func(ctx context.Context, stream string) (uint64, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reads[stream]++
+		return uint64(len(stream)), nil
+	}, "CASES", "DIRECTORY")
+	for range 3 {
+		if d, err := l.Directory(context.Background()); err != nil || d != 9 {
+			t.Fatalf("Directory: got %d, %v; want 9", d, err)
+		}
+	}
+	if reads["CASES"] != 0 || reads["DIRECTORY"] != 3 {
+		t.Errorf("after Directory: got reads %v, want DIRECTORY's three only", reads)
+	}
+	if c, d, err := l.Get(context.Background()); err != nil || c != 5 || d != 9 {
+		t.Errorf("Get: got %d, %d, %v; want 5, 9", c, d, err)
 	}
 }

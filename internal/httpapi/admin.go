@@ -59,12 +59,20 @@ const directoryWait = 5 * time.Second
 // directoryCurrent waits until the directory view holds every directory event acknowledged
 // before the request arrived, on whichever replica: a change made through the admin API is
 // in effect on the next request anywhere. It answers 503 if that takes longer than
-// directoryWait.
-func (s *Server) directoryCurrent(ctx context.Context) error {
+// directoryWait. A GET or HEAD, which may list cases next, reads both streams' positions at
+// once, for the listing to reuse; any other call reads the directory's alone.
+func (s *Server) directoryCurrent(r *http.Request) error {
 	if s.cfg.Directory == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, directoryWait)
+	arrival := s.arrivalDirectory
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		arrival = func(ctx context.Context) (uint64, error) {
+			_, d, err := s.arrivalPositions(ctx)
+			return d, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), directoryWait)
 	defer cancel()
 	// While the stream's leader is elected again (a NATS node stopped), reading its position
 	// fails for a moment: it is read again, within the same bound, rather than failing a
@@ -73,7 +81,7 @@ func (s *Server) directoryCurrent(ctx context.Context) error {
 	var dirSeq uint64
 	for pause := 50 * time.Millisecond; ; pause = min(2*pause, time.Second) {
 		var err error
-		if _, dirSeq, err = s.arrivalPositions(ctx); err == nil {
+		if dirSeq, err = arrival(ctx); err == nil {
 			break
 		}
 		if !unavailable(err) || disconnected(err) || ctx.Err() != nil {
@@ -159,7 +167,7 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request, admin stri
 		if err := checkCorrelationID(r); err != nil {
 			return err
 		}
-		if err := s.directoryCurrent(r.Context()); err != nil {
+		if err := s.directoryCurrent(r); err != nil {
 			return err
 		}
 		return h(w, r, name)

@@ -32,7 +32,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if u, p, ok := r.BasicAuth(); ok && id == "" {
 		id, secret = u, p
 	}
-	if err := s.directoryCurrent(r.Context()); err != nil {
+	if err := s.directoryCurrent(r); err != nil {
 		return err
 	}
 	var app events.Application
@@ -85,7 +85,7 @@ func (s *Server) withRole(role string, h func(w http.ResponseWriter, r *http.Req
 		}
 		// The directory must hold every change acknowledged before the call: an operator
 		// blocked on another replica is refused here too.
-		if err := s.directoryCurrent(r.Context()); err != nil {
+		if err := s.directoryCurrent(r); err != nil {
 			return err
 		}
 		return h(w, r, g)

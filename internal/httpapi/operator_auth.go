@@ -24,7 +24,7 @@ func (s *Server) touchpoint(r *http.Request) (string, error) {
 	}
 	// Every operator API call checks its touchpoint first: from here on the directory holds
 	// every change acknowledged before the call (a token rotated, an operator blocked).
-	if err := s.directoryCurrent(r.Context()); err != nil {
+	if err := s.directoryCurrent(r); err != nil {
 		return "", err
 	}
 	err := s.check(r, principalTouchpoint, code, token, func() error { return s.cfg.Directory.VerifyTouchpoint(code, token) })

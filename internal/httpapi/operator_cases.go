@@ -300,6 +300,26 @@ func (s *Server) arrivalPositions(ctx context.Context) (uint64, uint64, error) {
 	return c, d, err
 }
 
+// arrivalDirectory returns DIRECTORY's last sequence read once per request, after it
+// arrived: arrivalPositions' if it was read, else read alone.
+func (s *Server) arrivalDirectory(ctx context.Context) (uint64, error) {
+	ri, _ := ctx.Value(requestInfoKey{}).(*requestInfo)
+	switch {
+	case ri != nil && ri.arrival != nil:
+		return ri.arrival[1], nil
+	case ri != nil && ri.arrivalDir != nil:
+		return *ri.arrivalDir, nil
+	case s.cfg.DirectoryPosition == nil:
+		_, d, err := s.arrivalPositions(ctx)
+		return d, err
+	}
+	d, err := s.cfg.DirectoryPosition(ctx)
+	if err == nil && ri != nil {
+		ri.arrivalDir = &d
+	}
+	return d, err
+}
+
 func (s *Server) assign(w http.ResponseWriter, r *http.Request, c caller) error {
 	var body struct {
 		Email     *string `json:"email"`

@@ -29,6 +29,9 @@ type requestInfo struct {
 	// arrived: what its reads must reflect (arrivalPositions). Set once, by the request's
 	// own goroutine, before any write of the request.
 	arrival *[2]uint64
+	// arrivalDir is DIRECTORY's last sequence, read alone for this request after it arrived
+	// (arrivalDirectory), when arrival was not read first. Set once, as arrival is.
+	arrivalDir *uint64
 }
 
 type requestInfoKey struct{}

@@ -46,6 +46,9 @@ type Config struct {
 	MaxAttachmentBytes int64
 	// Positions returns the last sequences of CASES and DIRECTORY at the time of the call.
 	Positions func(ctx context.Context) (cases, directory uint64, err error)
+	// DirectoryPosition returns the last sequence of DIRECTORY alone (one read where
+	// Positions makes two); Positions' if nil.
+	DirectoryPosition func(ctx context.Context) (uint64, error)
 	// Ready are the checks of /readyz: NATS reachable, streams present, projection caught up.
 	Ready  []readiness.Check
 	Logger *slog.Logger

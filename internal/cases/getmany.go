@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/casestream/casestream/aggregate"
 	"github.com/casestream/casestream/events"
@@ -43,13 +44,11 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]aggregate.Case, e
 	}
 	out := make([]aggregate.Case, 0, len(ids))
 	for _, id := range ids {
-		var c aggregate.Case
-		var err error
-		if last == nil {
-			c, err = s.Get(ctx, id)
-		} else {
-			c, err = s.getAt(ctx, id, last[events.CaseSubject(id)])
+		seq := uint64(lastSeqUnknown)
+		if last != nil {
+			seq = last[events.CaseSubject(id)]
 		}
+		c, err := s.getAt(ctx, id, seq)
 		if errors.Is(err, ErrUnreadable) {
 			continue
 		}
@@ -61,9 +60,14 @@ func (s *Service) GetMany(ctx context.Context, ids []int64) ([]aggregate.Case, e
 	return out, nil
 }
 
+// lastSeqUnknown, as getAt's seq, says that the case's last sequence was not read: the
+// log is read after the cached state, whatever it holds.
+const lastSeqUnknown = math.MaxUint64
+
 // getAt is Get of a case whose last event was read, after the call began, to be at seq (0:
-// none): the log is read only when seq is past the cached state. A cached state past seq
-// holds a command's append acknowledged since, and is returned as it is.
+// none; lastSeqUnknown: not read): the log is read only when seq is past the cached state.
+// A cached state past seq holds a command's append acknowledged since, and is returned as
+// it is.
 func (s *Service) getAt(ctx context.Context, id int64, seq uint64) (aggregate.Case, error) {
 	if id <= 0 {
 		return aggregate.Case{}, ErrNotFound

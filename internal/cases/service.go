@@ -161,19 +161,7 @@ func (s *Service) refresh(ctx context.Context, id int64, e *entry) error {
 
 // Get returns the current state of a case, including events other replicas appended.
 func (s *Service) Get(ctx context.Context, id int64) (aggregate.Case, error) {
-	if id <= 0 {
-		return aggregate.Case{}, ErrNotFound
-	}
-	e := s.acquire(id)
-	defer s.release(e)
-	countLookup(e.seq)
-	if err := s.refresh(ctx, id, e); err != nil {
-		return aggregate.Case{}, err
-	}
-	if !e.state.Exists() {
-		return aggregate.Case{}, ErrNotFound
-	}
-	return e.state.Clone(), nil
+	return s.getAt(ctx, id, lastSeqUnknown)
 }
 
 // Decider is a command: it inspects the case (a copy) and returns the events to append.

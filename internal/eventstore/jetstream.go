@@ -835,12 +835,8 @@ func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) 
 	if !s.js.Conn().IsConnected() {
 		return 0, fmt.Errorf("eventstore: stream %s: %w", stream, nats.ErrDisconnected)
 	}
-	opts := s.js.Options()
-	if _, ok := ctx.Deadline(); !ok && opts.DefaultTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, opts.DefaultTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	st, err := s.streamNamed(ctx, stream)
 	if err != nil {
 		return 0, err
@@ -852,6 +848,17 @@ func (s *JetStream) LastSeq(ctx context.Context, stream string) (uint64, error) 
 		}
 	}
 	return s.lastSeqInfo(ctx, stream)
+}
+
+// bounded returns ctx, bounded by the JetStream context's default timeout if it has no
+// deadline of its own, as nats.go bounds its own requests.
+func (s *JetStream) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); !ok {
+		if d := s.js.Options().DefaultTimeout; d > 0 {
+			return context.WithTimeout(ctx, d)
+		}
+	}
+	return ctx, func() {}
 }
 
 // apiPrefix is the JetStream API's subject prefix.

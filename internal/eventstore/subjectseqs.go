@@ -74,13 +74,8 @@ func (s *JetStream) lastSeqsIn(ctx context.Context, name string, subjects []stri
 	if err != nil {
 		return err
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		if d := s.js.Options().DefaultTimeout; d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, d)
-			defer cancel()
-		}
-	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	var floor uint64
 	if s.replicated(st) {
 		// The leader's state (LastSeq's way for a replicated stream), not a direct get

@@ -29,8 +29,7 @@ func TestAdminBlockAcrossProcesses(t *testing.T) {
 		t.Skip("builds and runs binaries")
 	}
 	ns, _ := embeddedtest.Start(t)
-	bin := t.TempDir()
-	apiBin, ctlBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/casectl")
+	apiBin, ctlBin := build(t, "./cmd/api"), build(t, "./cmd/casectl")
 	natsURL, seed := ns.ClientURL(), ns.Keys.SeedFile(natsauth.Service)
 
 	const adminToken = "0123456789abcdef0123456789abcdef"

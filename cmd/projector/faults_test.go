@@ -99,8 +99,7 @@ func TestSIGTERMWhateverNATSDoes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
-	bin := t.TempDir()
-	natsBin, apiBin, projBin := build(t, bin, natsServerPkg), build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
+	natsBin, apiBin, projBin := build(t, natsServerPkg), build(t, "./cmd/api"), build(t, "./cmd/projector")
 	for _, fault := range []string{"NATS stopped", "CASES stream deleted"} {
 		t.Run(fault, func(t *testing.T) {
 			nodes := startNATS(t, natsBin, 1)
@@ -244,7 +243,7 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 	}
 	ns, _ := embeddedtest.Start(t)
 	nc := embeddedtest.Connect(t, ns, natsauth.Admin)
-	apiBin := build(t, t.TempDir(), "./cmd/api")
+	apiBin := build(t, "./cmd/api")
 	natsURL := ns.ClientURL()
 	apiAddr := freeAddr(t)
 	args := []string{"-nats-url", natsURL, "-nats-nkey", ns.Keys.SeedFile(natsauth.Service), "-addr", apiAddr, "-directory", "../../examples/demo-directory.json"}
@@ -294,8 +293,7 @@ func TestClusterLeaderKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a NATS cluster")
 	}
-	bin := t.TempDir()
-	natsBin, apiBin := build(t, bin, natsServerPkg), build(t, bin, "./cmd/api")
+	natsBin, apiBin := build(t, natsServerPkg), build(t, "./cmd/api")
 	nodes := startNATS(t, natsBin, 3)
 	js, _ := jetstream.New(nodes.connect(t, "admin"))
 	apiAddr := freeAddr(t)

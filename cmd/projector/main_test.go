@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,18 +30,45 @@ const (
 	tp       = "touchpoint=demo-kiosk&token=demo-kiosk-token"
 )
 
-// build compiles a command of this module into dir.
-func build(t *testing.T, dir, pkg string) string {
+// programs are the binaries the process tests run: built once, by the first test that needs
+// one, in a single go build, into a directory that TestMain removes.
+var programs = struct {
+	once sync.Once
+	dir  string
+	out  []byte
+	err  error
+}{}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if programs.dir != "" {
+		_ = os.RemoveAll(programs.dir)
+	}
+	os.Exit(code)
+}
+
+// build returns the path of pkg's binary, one of nats-server, cmd/api, cmd/projector and
+// cmd/casectl.
+func build(t *testing.T, pkg string) string {
 	t.Helper()
+	programs.once.Do(func() {
+		if programs.dir, programs.err = os.MkdirTemp("", "casestream-programs-"); programs.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", programs.dir+string(filepath.Separator), natsServerPkg, "./cmd/api", "./cmd/projector", "./cmd/casectl")
+		cmd.Dir = "../.."
+		programs.out, programs.err = cmd.CombinedOutput()
+	})
+	if programs.err != nil {
+		t.Fatalf("go build: %v\n%s", programs.err, programs.out)
+	}
 	name := filepath.Base(pkg)
 	if pkg == natsServerPkg {
 		name = "nats-server"
 	}
-	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = "../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	out := filepath.Join(programs.dir, name)
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("%s is not among the programs built: %v", pkg, err)
 	}
 	return out
 }
@@ -166,8 +194,7 @@ func TestSeparateProcesses(t *testing.T) {
 	ns, _ := embeddedtest.Start(t)
 	// The test watches as the admin: pinging the projectors is no part of the service's work.
 	nc := embeddedtest.Connect(t, ns, natsauth.Admin)
-	bin := t.TempDir()
-	apiBin, projBin := build(t, bin, "./cmd/api"), build(t, bin, "./cmd/projector")
+	apiBin, projBin := build(t, "./cmd/api"), build(t, "./cmd/projector")
 	natsURL, seed := ns.ClientURL(), ns.Keys.SeedFile(natsauth.Service)
 
 	stopP1 := process(t, projBin, "-nats-url", natsURL, "-nats-nkey", seed, "-addr", "127.0.0.1:0")

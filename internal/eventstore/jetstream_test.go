@@ -15,6 +15,7 @@ import (
 	"github.com/casestream/casestream/internal/eventstore"
 	"github.com/casestream/casestream/internal/eventstore/storetest"
 	"github.com/casestream/casestream/internal/eventually"
+	"github.com/casestream/casestream/internal/natsauth"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -476,5 +477,41 @@ func TestLoadDeliversUndecodableRecords(t *testing.T) {
 				t.Errorf("Decoded: got nil error, want the record's")
 			}
 		})
+	}
+}
+
+// TestFollowAsksForHeartbeats: a follower's pull requests ask the server for a heartbeat
+// every second, so that a follower whose server stopped notices within two seconds and starts
+// again on another, where nats.go's default for ordered consumers would leave it ten seconds
+// behind.
+func TestFollowAsksForHeartbeats(t *testing.T) {
+	ns, nc := embeddedtest.Start(t)
+	_, js := eventstore.StoreOn(t, nc, eventstore.DefaultJetStreamOptions())
+	// The service may not watch the JetStream API; the admin may.
+	admin := embeddedtest.Connect(t, ns, natsauth.Admin)
+	pulls, err := admin.SubscribeSync("$JS.API.CONSUMER.MSG.NEXT." + events.StreamCases + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	done := make(chan error, 1)
+	go func() { done <- eventstore.Follow(ctx, js, events.StreamCases, 0, func(eventstore.Record) {}) }()
+	defer func() { cancel(); <-done }()
+	msg, err := pulls.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no pull request seen: %v", err)
+	}
+	var req struct {
+		Heartbeat time.Duration `json:"idle_heartbeat"`
+		Expires   time.Duration `json:"expires"`
+	}
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		t.Fatalf("pull request %s: %v", msg.Data, err)
+	}
+	if req.Heartbeat != time.Second || req.Expires < 2*req.Heartbeat {
+		t.Errorf("pull request %s: got heartbeat %v and expiry %v, want a heartbeat of 1s and an expiry of at least 2s", msg.Data, req.Heartbeat, req.Expires)
 	}
 }

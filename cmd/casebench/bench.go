@@ -140,7 +140,7 @@ func (b *bench) startNode(ctx context.Context, d durability, f *directory.File) 
 		Projector: true, BcryptCost: bcrypt.MinCost, Logger: b.log,
 	}
 	if b.cfg.NATSURL == "" {
-		dir, err := os.MkdirTemp("", "casebench-")
+		dir, err := os.MkdirTemp(b.cfg.Dir, "casebench-")
 		if err != nil {
 			return nil, err
 		}

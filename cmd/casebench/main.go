@@ -65,6 +65,10 @@ type Config struct {
 	Profile    string
 	// Replicas is the streams' replica count; more than 1 needs NATSURL (a cluster).
 	Replicas int
+	// Dir holds the embedded servers' stores, each in a directory of its own that the run
+	// removes: the file system whose syncs the durable figures measure. Empty is the system's
+	// temporary directory.
+	Dir string
 }
 
 // Main is the casebench program: ParseFlags, then Run, then Close.
@@ -100,6 +104,7 @@ func (m *Main) ParseFlags(args []string, lookup func(string) (string, bool)) err
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a pprof CPU profile to this file")
 	fs.StringVar(&c.Profile, "profile", c.Profile, "profile only this scenario: "+scenarioNames()+" (default: the whole run)")
 	fs.IntVar(&c.Replicas, "replicas", c.Replicas, "the streams' replicas (1 or 3; 3 needs -nats-url of a cluster)")
+	fs.StringVar(&c.Dir, "dir", c.Dir, "put the embedded servers' stores under this directory, on the disk to measure (default: the system's temporary directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -63,9 +63,9 @@ func runMain(t *testing.T, args ...string) (stdout string) {
 }
 
 func TestRunJSON(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
-	t.Setenv("TMPDIR", tmp)
-	out := runMain(t, "-quick", "-json")
+	out := runMain(t, "-quick", "-json", "-dir", tmp)
 	var got map[string]any
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q is not one JSON object: %v", out, err)
@@ -115,11 +115,12 @@ func TestRunJSON(t *testing.T) {
 		}
 	}
 	if left, err := os.ReadDir(tmp); err != nil || len(left) != 0 {
-		t.Errorf("got %v (%v) left in the temporary directory after Close, want nothing", left, err)
+		t.Errorf("got %v (%v) left in -dir after Close, want nothing", left, err)
 	}
 }
 
 func TestRunTable(t *testing.T) {
+	t.Parallel()
 	out := runMain(t)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if n := len(lines); n > 0 && strings.HasPrefix(lines[n-1], "CPU steal") {
@@ -138,6 +139,7 @@ func TestRunTable(t *testing.T) {
 // TestRunOutsideServer runs against a NATS server of the test's own (both runs then share
 // it), profiling one scenario.
 func TestRunOutsideServer(t *testing.T) {
+	t.Parallel()
 	s, _ := embeddedtest.Start(t)
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
 	out := runMain(t, "-json", "-nats-url", s.ClientURL(), "-nats-nkey", s.Keys.SeedFile(natsauth.Service), "-cpuprofile", prof, "-profile", "list")

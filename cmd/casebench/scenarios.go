@@ -310,7 +310,7 @@ func (b *bench) durableRun(ctx context.Context, r *Results) error {
 // replicas, and measures raw appends and assigns on it in alternation. It stops them
 // before it returns, so that the next scenarios have the machine to themselves.
 func (b *bench) r3Run(ctx context.Context, f *directory.File, r *Results) (err error) {
-	dir, err := os.MkdirTemp("", "casebench-r3-")
+	dir, err := os.MkdirTemp(b.cfg.Dir, "casebench-r3-")
 	if err != nil {
 		return err
 	}

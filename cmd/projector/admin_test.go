@@ -25,6 +25,7 @@ const bobID = "e5f6a7b8-c9d0-4e1f-8a2b-4c5d6e7f8a02"
 // once, and casectl, as the reader, shows the block in the operator's directory history with
 // the admin's name and reason.
 func TestAdminBlockAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}

@@ -25,6 +25,7 @@ import (
 // write on one api is read on the other at once, sessions and tokens issued by one are
 // accepted by the other, and the service keeps working when one NATS node stops.
 func TestClusterTopology(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs a NATS cluster")
 	}

@@ -96,6 +96,7 @@ func waitReady(t *testing.T, addr string, total time.Duration) {
 // and projector, then sends both SIGTERM: each exits within 15 s. Meanwhile, opening a case
 // answers 503 with Retry-After.
 func TestSIGTERMWhateverNATSDoes(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
@@ -238,6 +239,7 @@ func checkAcknowledged(t *testing.T, results []procResult, inLog map[string]int)
 // TestAPIKilledUnderLoad kills an api process with SIGKILL while it opens cases: every case
 // it answered 201 is in the log exactly once, and an api started again serves.
 func TestAPIKilledUnderLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}
@@ -290,6 +292,7 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 // answered 503 "unavailable" is in it, and a case answered 503 "outcomeUnknown" (the
 // cluster did not settle the write within the deadline) is in it at most once.
 func TestClusterLeaderKilledUnderLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs a NATS cluster")
 	}

@@ -188,6 +188,7 @@ func callFull(method, u, body string, hdr map[string]string) (int, string, http.
 // separate programs against one NATS server, then replaces the projectors with one started
 // after all the writes, which must rebuild the same answers.
 func TestSeparateProcesses(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and runs binaries")
 	}

@@ -27,7 +27,7 @@ import (
 )
 
 var (
-	powerCuts = flag.Int("powerloss.cuts", 5, "power cuts per durability mode in TestPowerLoss")
+	powerCuts = flag.Int("powerloss.cuts", 3, "power cuts per durability mode in TestPowerLoss")
 	powerSeed = flag.Uint64("powerloss.seed", 0, "seed of TestPowerLoss's cut moments (0: from the clock)")
 )
 

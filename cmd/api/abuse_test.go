@@ -60,6 +60,7 @@ func signin(principal, password string) req {
 // shape and run no bcrypt comparison, while the principal's own correct credentials and
 // other clients at the same address keep working.
 func TestGuessingOnePrincipal(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), behindProxy, withTestLimits)
 	c := newClient(t, m)
 	limits := testLimits
@@ -137,6 +138,7 @@ func TestGuessingOnePrincipal(t *testing.T) {
 // AddressBurst failures that address is refused before any bcrypt work, while other
 // addresses are not. X-Forwarded-For counts only from a trusted proxy.
 func TestGuessingFromOneAddress(t *testing.T) {
+	t.Parallel()
 	limits := testLimits
 	tests := []struct {
 		name  string
@@ -181,6 +183,7 @@ func TestGuessingFromOneAddress(t *testing.T) {
 // TestSigninErrorPairs answers each authentication failure of the operator API with the
 // vendor SDK's pair, through the HTTP stack.
 func TestSigninErrorPairs(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	tests := []struct {
@@ -229,6 +232,7 @@ func withCarolUnblocked(t *testing.T) func(*Config) {
 // TestBlockedOperatorOnAgentAPI blocks an operator who serves a case: every agent call on
 // their behalf is 403 and writes nothing, and their case stays as it was.
 func TestBlockedOperatorOnAgentAPI(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	m := startAPI(t, data, withCarolUnblocked(t))
 	c := newClient(t, m)

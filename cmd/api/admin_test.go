@@ -83,6 +83,7 @@ func directorySeq(t testing.TB, m *Main) uint64 {
 
 // TestAdminOff: without admin tokens every /admin path answers 404, token or not.
 func TestAdminOff(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	for _, r := range []req{
@@ -101,6 +102,7 @@ func TestAdminOff(t *testing.T) {
 // shape with WWW-Authenticate, and nothing written; each configured token works and is
 // recorded by its name.
 func TestAdminAuthentication(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withAdmin(t))
 	c := newClient(t, m)
 	before := directorySeq(t, m)
@@ -165,6 +167,7 @@ const (
 // status and the entity as it now is, writes its events with the admin as actor and the
 // reason in the envelope, and the GET of the entity reflects it.
 func TestAdminCalls(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withAdmin(t))
 	c := newClient(t, m)
 	field := func(member, key string, want any) func(t *testing.T, a map[string]any) {
@@ -298,6 +301,7 @@ func TestAdminCalls(t *testing.T) {
 
 // TestAdminBadInput: refused calls answer their 4xx in the admin shape and write nothing.
 func TestAdminBadInput(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withAdmin(t))
 	c := newClient(t, m)
 	long := strings.Repeat("x", 300)
@@ -379,6 +383,7 @@ func TestAdminBadInput(t *testing.T) {
 // TestAdminIfMatch: a change with the entity's current version applies; the same version
 // again is refused, since the first change moved it.
 func TestAdminIfMatch(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withAdmin(t))
 	c := newClient(t, m)
 	_, _, h := c.do(asAdmin("GET", "/units/"+downtown, ""))
@@ -415,6 +420,7 @@ func startReplicas(t *testing.T) (a, b *Main) {
 // actor and the reason. Rounds repeat it, so that a replica answering from a view that
 // has not applied the change yet is caught.
 func TestAdminBlockOnAnotherReplica(t *testing.T) {
+	t.Parallel()
 	a, b := startReplicas(t)
 	ca, cb := newClient(t, a), newClient(t, b)
 	held := cb.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -458,6 +464,7 @@ func TestAdminBlockOnAnotherReplica(t *testing.T) {
 // other, at once, the old password is refused and the new one accepted, and no DIRECTORY
 // message holds a hash or the password.
 func TestAdminPasswordOnAnotherReplica(t *testing.T) {
+	t.Parallel()
 	a, b := startReplicas(t)
 	ca, cb := newClient(t, a), newClient(t, b)
 	// Both replicas have verified the old password (and cached it).

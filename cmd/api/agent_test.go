@@ -37,6 +37,7 @@ func bearer(token, method, path, body string) req {
 func agentPath(userID, rest string) string { return "/" + appID + "/agents/" + userID + rest }
 
 func TestAgentAPIAuth(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	tok := c.agentToken("demo-app", "demo-app-secret")
@@ -73,6 +74,7 @@ const (
 )
 
 func TestApplicationRoles(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withFrank(t))
 	c := newClient(t, m)
 	manager := c.agentToken("manager-app", "manager-secret")
@@ -122,6 +124,7 @@ func withFrank(t *testing.T) func(*Config) {
 }
 
 func TestActiveCasesContract(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), withFrank(t))
 	c := newClient(t, m)
 	tok := c.agentToken("demo-app", "demo-app-secret")
@@ -193,6 +196,7 @@ func TestActiveCasesContract(t *testing.T) {
 }
 
 func TestAgentWorkflow(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	tok := c.agentToken("demo-app", "demo-app-secret")

@@ -84,6 +84,7 @@ func portOf(t *testing.T, name, addr string) string {
 // the load balancer's upstreams are exactly the api services on their port, and every
 // Prometheus target and exporter URL names a service and the port it listens on.
 func TestCompose(t *testing.T) {
+	t.Parallel()
 	services := readCompose(t)
 	var apis, projectors []string
 	for name, s := range services {
@@ -266,6 +267,7 @@ func metricNames(expr string) []string {
 // TestDashboard loads the Grafana dashboard and checks that every query selects only
 // metrics a running api exports (histogram series by their family).
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../deploy/grafana/dashboards/casestream.json")
 	if err != nil {
 		t.Fatal(err)
@@ -346,6 +348,7 @@ func TestDashboard(t *testing.T) {
 }
 
 func TestMetricNames(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		expr string
 		want []string

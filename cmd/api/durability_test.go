@@ -8,6 +8,7 @@ import (
 )
 
 func TestDurabilityFlag(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		args    []string
@@ -36,6 +37,7 @@ func TestDurabilityFlag(t *testing.T) {
 // TestGroupDurabilityServes: with -durability group a case is opened as usual (its
 // acknowledgement waits for a shared sync of the store).
 func TestGroupDurabilityServes(t *testing.T) {
+	t.Parallel()
 	m := parsedMain(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-nats-listen", "", "-durability", "group", "-demo"}, nil)
 	runMain(t, m)
 	req, err := http.NewRequest(http.MethodPost, "http://"+m.app.Addr()+"/api/v4/cases", bytes.NewReader([]byte(`{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD"}`)))

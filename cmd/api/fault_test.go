@@ -100,6 +100,7 @@ func markers(t *testing.T, js jetstream.JetStream) map[string]int {
 // deadline; afterwards every case answered 201 is in the log exactly once, no case answered
 // with an error is in it, and the api serves again soon after NATS is back.
 func TestNATSStoppedUnderLoad(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("stops and restarts NATS under load")
 	}

@@ -115,6 +115,7 @@ func randomBytes(n int, seed int64) []byte {
 // TestUploadDownloadFiveMB uploads 5 MB through the HTTP stack and reads the same bytes back;
 // the case's log grows by the event's metadata only.
 func TestUploadDownloadFiveMB(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -175,6 +176,7 @@ func TestUploadDownloadFiveMB(t *testing.T) {
 // TestUploadLimit refuses a file over -max-attachment-bytes with 413 and writes nothing: no
 // object chunk, no event.
 func TestUploadLimit(t *testing.T) {
+	t.Parallel()
 	const limit = 1 << 20
 	m := startAPI(t, t.TempDir(), func(c *Config) { c.MaxAttachmentBytes = limit })
 	c := newClient(t, m)
@@ -207,6 +209,7 @@ func TestUploadLimit(t *testing.T) {
 
 // TestUploadRefusals: each refusal is the operator API's error shape and writes nothing.
 func TestUploadRefusals(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	open := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -272,6 +275,7 @@ func TestUploadRefusals(t *testing.T) {
 // TestDownloadRights: a file is served only to an operator who may read its case, and an
 // unknown id, a removed file and someone else's file are refused alike.
 func TestDownloadRights(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
@@ -308,6 +312,7 @@ func TestDownloadRights(t *testing.T) {
 // TestDeleteThenDownload removes a file: an event, the bytes deleted, and the file gone from
 // the case and from downloads.
 func TestDeleteThenDownload(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -352,6 +357,7 @@ func TestDeleteThenDownload(t *testing.T) {
 }
 
 func TestMaxAttachmentBytesFlag(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name    string
 		args    []string

@@ -52,6 +52,7 @@ func eventsDecodeSince(t testing.TB, m *Main, stream string, seq uint64) {
 }
 
 func TestInputThatCannotBecomeABadEvent(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -148,6 +149,7 @@ func startSmallPayloadServer(t *testing.T, maxPayload int32) string {
 }
 
 func TestEventTooLargeForTheServer(t *testing.T) {
+	t.Parallel()
 	url := startSmallPayloadServer(t, 16<<10)
 	m := startAPI(t, t.TempDir(), func(c *Config) { c.NATSURL = url })
 	c := newClient(t, m)

@@ -23,6 +23,7 @@ import (
 // TestDemoNATSListener: the embedded server's listener refuses anonymous clients, and the
 // demo's instructions name the reader's seed, with which the log can be read.
 func TestDemoNATSListener(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	var out bytes.Buffer
 	m := parsedMain(t, []string{"-addr", "127.0.0.1:0", "-data", data, "-nats-listen", "127.0.0.1:-1", "-sync-always=false", "-demo"}, nil)
@@ -77,6 +78,7 @@ func TestDemoNATSListener(t *testing.T) {
 // the service's permissions, its password read from the file that -nats-password-file (or
 // its environment twin) names.
 func TestOutsideNATSWithPassword(t *testing.T) {
+	t.Parallel()
 	perms, err := natsauth.Permissions(natsauth.Service)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 // TestEditNoteContract runs the note edit's rules through the HTTP stack; refusals write
 // nothing, and an edit to the same text writes nothing either.
 func TestEditNoteContract(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")

@@ -18,6 +18,7 @@ import (
 // with the touchpoint in the query and in headers, and a content type with and without a
 // charset.
 func TestAssignCaseContract(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	open := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -133,6 +134,7 @@ func caseEvents(t testing.TB, m *Main, id int64) int {
 }
 
 func TestEventsOnTheCaseSubject(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -173,6 +175,7 @@ func TestEventsOnTheCaseSubject(t *testing.T) {
 }
 
 func TestConcurrentAssignmentsOverHTTP(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "LOST_CARD")
@@ -227,6 +230,7 @@ func TestConcurrentAssignmentsOverHTTP(t *testing.T) {
 }
 
 func TestRestartKeepsCasesAndDirectory(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	m := startAPI(t, data)
 	c := newClient(t, m)
@@ -264,6 +268,7 @@ func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 // answer again, marked Idempotent-Replayed, and writes nothing; a refusal is such an answer
 // too, even when the retry's body would now succeed.
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -300,6 +305,7 @@ func TestIdempotencyKey(t *testing.T) {
 }
 
 func TestOperatorAPIRefusals(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -350,6 +356,7 @@ func TestOperatorAPIRefusals(t *testing.T) {
 }
 
 func TestOperatorAPISessionAndReads(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	st, b, h := c.do(req{method: "POST", path: "/api/v4/signin?" + tpQuery, body: `{"principal":"alice@example.com","password":"alice-password"}`})

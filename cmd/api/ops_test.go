@@ -60,6 +60,7 @@ func requestLines(t testing.TB, log string) []map[string]any {
 // logged on the request's line and written as the events' correlationId unless
 // X-Correlation-Id is given.
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	m, logs := startLogged(t)
 	c := newClient(t, m)
 	tests := []struct {
@@ -134,6 +135,7 @@ func TestRequestID(t *testing.T) {
 // both, and fails authentication in every way, and finds no password, token, secret or
 // Authorization header in it.
 func TestLogHoldsNoSecrets(t *testing.T) {
+	t.Parallel()
 	m, logs := startLogged(t)
 	c := newClient(t, m)
 	const wrongPW, wrongSecret = "wrong-password-7f3a", "wrong-secret-91bc"
@@ -178,6 +180,7 @@ func TestLogHoldsNoSecrets(t *testing.T) {
 // TestReadyz checks /readyz's report: every check by name, 200 when all pass, 503 with the
 // failing check when one fails (here no projector answers an api run with -projector=false).
 func TestReadyz(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		projector  bool
@@ -240,6 +243,7 @@ func TestReadyz(t *testing.T) {
 // casestream_ family: commands and their outcomes, the store's commit paths, conflicts and
 // duplicates, the projection, and authentication.
 func TestMetrics(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	base := "http://" + m.Addr()

@@ -113,6 +113,7 @@ func (s *sdkConn) addFile(id int64, filename, mimeType string, data []byte) (*ht
 }
 
 func TestSDKFiles(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -189,6 +190,7 @@ func TestSDKFiles(t *testing.T) {
 // TestSDKUploadRefusedBeforeTheBody: a refused upload is answered before curl sends the
 // file, so no byte of it crosses the network.
 func TestSDKUploadRefusedBeforeTheBody(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	s := dialSDK(t, m)
 	resp, b := s.addFile(999999, "passport.pdf", "application/pdf", []byte("%PDF-1.7"))

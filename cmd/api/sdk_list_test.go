@@ -87,6 +87,7 @@ func sdkCases(t *testing.T, st int, b []byte) []int64 {
 // answers alice's open cases (opened by her, assigned to her, waiting in her group Tier 2),
 // newest first, under the SDK's base path and the plain one.
 func TestSDKGetCases(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), func(c *Config) { c.BasePath = sdkBase })
 	c := newClient(t, m)
 	open := func(email, pw, category, typeCode string) int64 {
@@ -147,6 +148,7 @@ func TestSDKGetCases(t *testing.T) {
 
 // TestCasesPaging checks the case list's page and size parameters and the 400 for bad ones.
 func TestCasesPaging(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	var ids []int64
@@ -202,6 +204,7 @@ func TestCasesPaging(t *testing.T) {
 // signin came in under, that the cookie works there, and that the context's links are under
 // it too.
 func TestSessionCookieUnderBasePath(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir(), func(c *Config) { c.BasePath = sdkBase })
 	c := newClient(t, m)
 	for _, base := range []string{sdkBase, "/api/v4"} {
@@ -241,6 +244,7 @@ func TestSessionCookieUnderBasePath(t *testing.T) {
 
 // TestBasePathFlag checks -base-path and its environment twin CASESTREAM_BASE_PATH.
 func TestBasePathFlag(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args    []string
 		env     string

@@ -267,6 +267,7 @@ const (
 )
 
 func TestSDKCreateCase(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	before := streamMessages(t, m)
@@ -344,6 +345,7 @@ func streamMessages(t testing.TB, m *Main) uint64 {
 }
 
 func TestSDKUpdateCase(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	created := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull))
@@ -430,6 +432,7 @@ func TestSDKUpdateCase(t *testing.T) {
 }
 
 func TestSDKGetCase(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	created := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull))
@@ -446,6 +449,7 @@ func TestSDKGetCase(t *testing.T) {
 }
 
 func TestSDKUpdateStatusCase(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal)).ID
@@ -463,6 +467,7 @@ func TestSDKUpdateStatusCase(t *testing.T) {
 }
 
 func TestSDKAssignCase(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal)).ID
@@ -479,6 +484,7 @@ func TestSDKAssignCase(t *testing.T) {
 }
 
 func TestSDKAddNote(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull)).ID
@@ -494,6 +500,7 @@ func TestSDKAddNote(t *testing.T) {
 }
 
 func TestSDKGetCaseStatus(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	a := newSDK(t, m, alice, alicePW).call("GET", "/cases/status", "")
 	a.ok(t, http.StatusOK)
@@ -518,6 +525,7 @@ func TestSDKGetCaseStatus(t *testing.T) {
 }
 
 func TestSDKGetTypeCategory(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	raw := sdk.request("GET", "/cases/typecategory?visibility=app", "", true)
@@ -544,6 +552,7 @@ func TestSDKGetTypeCategory(t *testing.T) {
 }
 
 func TestSDKIsAlive(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	a := newSDK(t, m, alice, alicePW).call("GET", "/isAlive", "")
 	a.ok(t, http.StatusOK)
@@ -557,6 +566,7 @@ func TestSDKIsAlive(t *testing.T) {
 }
 
 func TestSDKLoginLogout(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
 	// login sends no Basic; the SDK then keeps the principal and password for Basic.

@@ -129,6 +129,7 @@ func bucketHashes(t *testing.T, js jetstream.JetStream) []string {
 // and reads every message of both streams: none holds a bcrypt hash or a member named like
 // a hash, the hashes are in the credentials bucket, and every principal signs in.
 func TestSecretsStayOutOfTheLog(t *testing.T) {
+	t.Parallel()
 	m := startAPI(t, t.TempDir())
 	c := newClient(t, m)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
@@ -172,6 +173,7 @@ func TestSecretsStayOutOfTheLog(t *testing.T) {
 // file: one directory.secretChanged event, and over HTTP the old password (signed in with
 // just before) is refused and the new one accepted.
 func TestPasswordChangeOverHTTP(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	m := startAPI(t, data)
 	c := newClient(t, m)
@@ -299,6 +301,7 @@ func writeV1Log(t *testing.T, data string, f *directory.File) []string {
 // version 1 events are in the bucket; nothing is written to the log; and a later start
 // with the same directory file writes nothing either.
 func TestUpgradeFromHashesInTheLog(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	f, err := directory.ReadFile(demoFileP)
 	if err != nil {

@@ -90,6 +90,7 @@ func (c *client) listed() map[int64]bool {
 }
 
 func TestUndecodableEventsWedgeNothing(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	m := startAPI(t, data)
 	c := newClient(t, m)

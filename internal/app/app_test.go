@@ -156,6 +156,7 @@ func startHeld(t *testing.T, data string, onCancel func()) (a *App, release func
 // is not in the queue group yet; once the replay is done /readyz answers
 // 200 and the query service answers.
 func TestReadyAfterReplay(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	// One event in CASES, written by an earlier run: a read must wait for the replay to
 	// reach it.
@@ -215,6 +216,7 @@ func TestReadyAfterReplay(t *testing.T) {
 // replay's context is cancelled while HTTP still serves (Close undoes Start's steps in
 // reverse), its goroutine has returned when Close does, and Close returns without error.
 func TestCloseDuringReplay(t *testing.T) {
+	t.Parallel()
 	var a *App
 	healthzAtCancel := make(chan error, 1)
 	a, _, replayCtx := startHeld(t, t.TempDir(), func() {
@@ -244,6 +246,7 @@ func TestCloseDuringReplay(t *testing.T) {
 // TestRoles checks what each kind of process serves over HTTP: the api both surfaces and
 // the probes, a projector only the probes and metrics.
 func TestRoles(t *testing.T) {
+	t.Parallel()
 	api, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", Data: t.TempDir(), NATSListen: "127.0.0.1:-1", Projector: false, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +296,7 @@ func TestRoles(t *testing.T) {
 // TestProjectorOnlyNeedsNATSURL checks that a projector does not start an embedded server of
 // its own, where no api would ever write.
 func TestProjectorOnlyNeedsNATSURL(t *testing.T) {
+	t.Parallel()
 	a, err := Start(context.Background(), Config{Addr: "127.0.0.1:0", Data: t.TempDir(), ProjectorOnly: true, Logger: quiet})
 	if err == nil {
 		a.Close()

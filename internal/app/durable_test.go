@@ -186,6 +186,7 @@ var errStillHidden = errors.New("not shown")
 // (the projection), the directory view nor the positions a read waits for show them; once
 // the round ends, the answers come and both show.
 func TestGroupCommitShowsOnlyDurable(t *testing.T) {
+	t.Parallel()
 	h := &heldSync{}
 	a := startGroup(t, h)
 	first := openCase(t, a)
@@ -255,6 +256,7 @@ func containsID(ids []int64, id int64) bool {
 // TestDurablePublished: a group-committing node publishes the durable sequence of each
 // stream, without a write and after one; the reader hears it and may not publish it.
 func TestDurablePublished(t *testing.T) {
+	t.Parallel()
 	a := startGroup(t, &heldSync{})
 	auth, err := a.Identities().Option(natsauth.Reader)
 	if err != nil {

@@ -37,6 +37,7 @@ var (
 // that every case loads. With SyncAlways nothing acknowledged may be lost; without it the
 // test must see losses, or it would not be testing anything.
 func TestPowerLoss(t *testing.T) {
+	t.Parallel()
 	if err := powerloss.Available(); err != nil {
 		t.Skip(err)
 	}
@@ -56,6 +57,7 @@ func TestPowerLoss(t *testing.T) {
 		{name: "sync lazily", lossy: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			h := &powerHarness{t: t, syncAlways: tt.syncAlways, group: tt.group, rnd: rand.New(rand.NewPCG(seed, 0)), acked: map[string]ack{}, lost: map[string]bool{}}
 			h.setUp()
 			var ackedTotal, lostTotal int

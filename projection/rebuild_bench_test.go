@@ -17,10 +17,7 @@ import (
 // it starts; it reports the events folded per second and what one rebuild allocates.
 func BenchmarkRebuild(b *testing.B) {
 	_, nc := embeddedtest.Start(b)
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := embeddedtest.JetStream(b, nc, jetstream.WithPublishAsyncMaxPending(4096))
 	ctx := context.Background()
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
 		b.Fatal(err)

@@ -270,10 +270,7 @@ func TestAPIKilledUnderLoad(t *testing.T) {
 	l.atLeast(t, before+50, 30*time.Second)
 	l.End()
 
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	results := l.Results()
 	acked := checkAcknowledged(t, results, logMarkers(t, js))
 	failed := 0

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventstore"
@@ -26,10 +24,7 @@ import (
 // sequence has reached, and the rest once it reaches them.
 func TestSubscriberWaitsForDurable(t *testing.T) {
 	s, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
@@ -83,7 +78,7 @@ func TestSubscriberWaitsForDurable(t *testing.T) {
 	})
 	// The two others are stored and delivered, but not durable: watched for a while, never
 	// handled.
-	err = eventually.Wait(500*time.Millisecond, 10*time.Millisecond, func() error {
+	err := eventually.Wait(500*time.Millisecond, 10*time.Millisecond, func() error {
 		if got := len(handledLines(t, out)); got > 1 {
 			return nil
 		}

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 	"github.com/casestream/casestream/internal/eventstore"
@@ -35,10 +34,7 @@ func BenchmarkListPage(b *testing.B) {
 }
 
 func benchmarkListPage(b *testing.B, nc *nats.Conn) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := embeddedtest.JetStream(b, nc)
 	ctx := context.Background()
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
 		b.Fatal(err)

@@ -92,10 +92,7 @@ func newSubjectLog(t testing.TB) *subjectLog {
 func startJetStream(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	return js
 }
 

@@ -20,10 +20,7 @@ import (
 func newJetStream(t testing.TB) (*eventstore.JetStream, jetstream.JetStream) {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {

@@ -112,10 +112,7 @@ func buildStream(b *testing.B, s *eventstore.JetStream, cases, perCase, perAppen
 func durableStreams(b *testing.B) jetstream.JetStream {
 	b.Helper()
 	_, nc := embeddedtest.StartWith(b, embedded.Options{SyncAlways: true})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
+	js := embeddedtest.JetStream(b, nc)
 	if err := eventstore.EnsureStreams(context.Background(), js, 1); err != nil {
 		b.Fatal(err)
 	}

@@ -353,10 +353,7 @@ func TestCloseWaitsForAppends(t *testing.T) {
 	}
 	st.release()
 
-	js, err := jetstream.New(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, admin)
 	other := NewJetStream(js, DefaultJetStreamOptions())
 	defer other.Close()
 	eventually.Check(t, 10*time.Second, 10*time.Millisecond, func() error {

@@ -49,10 +49,7 @@ func TestLoadOrderedContract(t *testing.T) {
 
 func TestEnsureStreams(t *testing.T) {
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx := testCtx(t)
 	// Twice: the second call updates streams that exist.
 	for range 2 {

@@ -50,10 +50,7 @@ func staleReplica(t *testing.T, s *eventstore.JetStream, admin jetstream.JetStre
 func staleStore(t *testing.T) *eventstore.JetStream {
 	t.Helper()
 	ns, nc := embeddedtest.Start(t)
-	admin, err := jetstream.New(embeddedtest.Connect(t, ns, natsauth.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := embeddedtest.JetStream(t, embeddedtest.Connect(t, ns, natsauth.Admin))
 	s, _ := eventstore.StoreOn(t, nc, eventstore.DefaultJetStreamOptions())
 	staleReplica(t, s, admin, events.StreamCases, events.CaseSubject(1))
 	s.ReadAsReplicated()

@@ -16,10 +16,7 @@ import (
 func open(t *testing.T) (*Store, jetstream.JetStream) {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	s, err := Open(context.Background(), js, 1)
 	if err != nil {
 		t.Fatal(err)

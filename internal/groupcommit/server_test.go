@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/embedded"
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
@@ -25,10 +23,7 @@ import (
 func TestServerWritesBeforeItAcknowledges(t *testing.T) {
 	store := t.TempDir()
 	_, nc := embeddedtest.StartWith(t, embedded.Options{StoreDir: store, SyncAlways: false})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx := context.Background()
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
 		t.Fatal(err)

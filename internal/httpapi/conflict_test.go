@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/casestream/casestream/events"
 	"github.com/casestream/casestream/internal/cases"
 	"github.com/casestream/casestream/internal/directory"
@@ -67,10 +65,7 @@ const (
 func TestSelectUnitContendedAnswers409(t *testing.T) {
 	ctx := context.Background()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	access, err := tokens.Open(ctx, js, "CASESTREAM_TOKENS", time.Hour, 1)
 	if err != nil {
 		t.Fatal(err)

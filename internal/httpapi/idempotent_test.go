@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/internal/cases"
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
@@ -26,10 +25,7 @@ import (
 // refusal that says to come back later are not remembered, so the retry runs again.
 func TestIdempotentRemembersFinalAnswers(t *testing.T) {
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	store, err := idempotency.Open(context.Background(), js, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/casestream/casestream/internal/embedded/embeddedtest"
 )
 
@@ -14,10 +12,7 @@ import (
 func openStore(t *testing.T) *Store {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	s, err := Open(context.Background(), js, 1)
 	if err != nil {
 		t.Fatal(err)

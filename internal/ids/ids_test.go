@@ -19,10 +19,7 @@ import (
 func testJS(t *testing.T) jetstream.JetStream {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	return js
 }
 

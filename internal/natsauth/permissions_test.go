@@ -32,10 +32,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	s, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx := testCtx(t)
 	if err := eventstore.EnsureStreams(ctx, js, 1); err != nil {
 		t.Fatal(err)
@@ -54,10 +51,7 @@ func newWorld(t *testing.T) *world {
 			t.Fatalf("service puts into %s: %v", b, err)
 		}
 	}
-	adm, err := jetstream.New(embeddedtest.Connect(t, s, natsauth.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	adm := embeddedtest.JetStream(t, embeddedtest.Connect(t, s, natsauth.Admin))
 	return &world{s: s, service: js, admin: adm}
 }
 
@@ -153,10 +147,7 @@ func publish(nc *nats.Conn, subj string) func(ctx context.Context) error {
 func TestReaderConsumes(t *testing.T) {
 	w := newWorld(t)
 	nc, _ := connect(t, w.s, natsauth.Reader)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx := testCtx(t)
 
 	oc, err := js.OrderedConsumer(ctx, "CASES", jetstream.OrderedConsumerConfig{})
@@ -249,10 +240,7 @@ func TestDurableSequences(t *testing.T) {
 func TestReaderDenied(t *testing.T) {
 	w := newWorld(t)
 	nc, errs := connect(t, w.s, natsauth.Reader)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	creds := "KV_" + credentialsBucket
 	type attempt struct {
 		name, want string
@@ -350,10 +338,7 @@ func TestReaderDenied(t *testing.T) {
 func TestServiceCannotDelete(t *testing.T) {
 	w := newWorld(t)
 	nc, errs := connect(t, w.s, natsauth.Service)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	sessions := "CASESTREAM_SESSIONS"
 	tests := []struct {
 		name, want string

@@ -20,10 +20,7 @@ import (
 // one never issued is not.
 func TestLookupConfirmsNotFoundWithTheLeader(t *testing.T) {
 	ns, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const name = "CASESTREAM_TOKENS"
@@ -35,10 +32,7 @@ func TestLookupConfirmsNotFoundWithTheLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin, err := jetstream.New(embeddedtest.Connect(t, ns, natsauth.Admin))
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := embeddedtest.JetStream(t, embeddedtest.Connect(t, ns, natsauth.Admin))
 	// A mirror answers direct gets once it has copied a message.
 	if _, err := admin.CreateStream(ctx, jetstream.StreamConfig{
 		Name:         "KV_" + name + "_STALE",

@@ -16,10 +16,7 @@ import (
 func open(t *testing.T, ttl time.Duration) (*Bucket, jetstream.KeyValue) {
 	t.Helper()
 	_, nc := embeddedtest.Start(t)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := embeddedtest.JetStream(t, nc)
 	// A bucket the service's NATS identity may write: the one the agent API uses.
 	b, err := Open(context.Background(), js, "CASESTREAM_TOKENS", ttl, 1)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/internal/embedded"
 	"github.com/casestream/casestream/internal/natsauth"
@@ -68,4 +69,14 @@ func Connect(tb testing.TB, s *embedded.Server, id natsauth.Identity, opts ...na
 	}
 	tb.Cleanup(nc.Close)
 	return nc
+}
+
+// JetStream returns a JetStream context on nc.
+func JetStream(tb testing.TB, nc *nats.Conn, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
+	tb.Helper()
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		tb.Fatalf("jetstream: %v", err)
+	}
+	return js
 }

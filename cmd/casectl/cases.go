@@ -110,10 +110,6 @@ func (m *Main) history(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tl, err := m.loadTimeline(ctx)
-	if err != nil {
-		return err
-	}
 	es, err := m.readAll(ctx, events.StreamCases, events.CaseSubject(id))
 	if err != nil {
 		return err
@@ -121,15 +117,39 @@ func (m *Main) history(ctx context.Context, args []string) error {
 	if len(es) == 0 {
 		return fmt.Errorf("case %d has no events", id)
 	}
+	return m.printHistory(ctx, es, "%8d  %s  %-22s %-40s %s", func(e entry, dir *directory.Directory) historyLine {
+		line, _ := historyLineOf(e, dir, func(ev events.Event) string { return summary(dir, ev) })
+		return line
+	})
+}
+
+// printHistory prints a line for each of es with the directory as it was at the event:
+// one JSON object each with -json, else columns of format (sequence, time, type, actor
+// and text). lineOf makes an entry's line.
+func (m *Main) printHistory(ctx context.Context, es []entry, format string, lineOf func(entry, *directory.Directory) historyLine) error {
+	tl, err := m.loadTimeline(ctx)
+	if err != nil {
+		return err
+	}
 	out := newPrinter(m.Stdout)
 	for _, e := range es {
-		dir := tl.at(e.Time)
-		line, _ := historyLineOf(e, dir, func(ev events.Event) string { return summary(dir, ev) })
+		line := lineOf(e, tl.at(e.Time))
 		if m.Config.JSON {
 			out.json(line)
 			continue
 		}
-		out.linef("%8d  %s  %-22s %-40s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.text())
+		out.linef(format, line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.text())
+	}
+	return out.err
+}
+
+// printValue prints v as one line of JSON with -json, else indented.
+func (m *Main) printValue(v any) error {
+	out := newPrinter(m.Stdout)
+	if m.Config.JSON {
+		out.json(v)
+	} else {
+		out.indented(v)
 	}
 	return out.err
 }
@@ -198,12 +218,5 @@ func (m *Main) state(ctx context.Context, args []string) error {
 	if !atTime.t.IsZero() {
 		at = atTime.t
 	}
-	obj := httpapi.CaseObject(tl.at(at), &c)
-	out := newPrinter(m.Stdout)
-	if m.Config.JSON {
-		out.json(obj)
-	} else {
-		out.indented(obj)
-	}
-	return out.err
+	return m.printValue(httpapi.CaseObject(tl.at(at), &c))
 }

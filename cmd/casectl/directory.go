@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/directory"
 )
 
 // kinds are the directory entity kinds, the <kind> of directory.<kind>.<id>.
@@ -101,24 +101,13 @@ func (m *Main) directoryHistory(ctx context.Context, args []string) error {
 	if len(es) == 0 {
 		return fmt.Errorf("no events on %s", subject)
 	}
-	tl, err := m.loadTimeline(ctx)
-	if err != nil {
-		return err
-	}
-	out := newPrinter(m.Stdout)
-	for _, e := range es {
-		dir := tl.at(e.Time)
+	return m.printHistory(ctx, es, "%8d  %s  %-32s %-30s %s", func(e entry, dir *directory.Directory) historyLine {
 		line, ev := historyLineOf(e, dir, directorySummary)
 		if ev != nil {
 			line.Data = redacted(line.Data)
 		}
-		if m.Config.JSON {
-			out.json(line)
-			continue
-		}
-		out.linef("%8d  %s  %-32s %-30s %s", line.Seq, line.Time.Format(time.RFC3339), line.Type, line.Actor.Name, line.text())
-	}
-	return out.err
+		return line
+	})
 }
 
 // agentView is an operator's agent state as directory show prints it.
@@ -172,15 +161,8 @@ func (m *Main) directoryShow(ctx context.Context, args []string) error {
 	if seq == 0 {
 		return fmt.Errorf("%s did not exist at that time", subject)
 	}
-	var v any = last
 	if agent != nil {
-		v = agent
+		return m.printValue(agent)
 	}
-	out := newPrinter(m.Stdout)
-	if m.Config.JSON {
-		out.json(v)
-	} else {
-		out.indented(v)
-	}
-	return out.err
+	return m.printValue(last)
 }

@@ -23,8 +23,7 @@ import (
 //	go test ./cmd/api/ -run '^$' -bench VerifiedUnderGuessing -benchtime 300x
 func BenchmarkVerifiedUnderGuessing(b *testing.B) {
 	const guessers = 16
-	m := startAPI(b, b.TempDir(), func(c *Config) { c.BcryptCost = bcrypt.DefaultCost })
-	c := newClient(b, m)
+	m, c := startClient(b, func(c *Config) { c.BcryptCost = bcrypt.DefaultCost })
 	verified := asOperator(bob, bobPW, "GET", "/cases", "")
 	if st, body, _ := c.do(verified); st != http.StatusOK {
 		b.Fatalf("verified call: got %d %s, want 200", st, body)

@@ -61,8 +61,7 @@ func signin(principal, password string) req {
 // other clients at the same address keep working.
 func TestGuessingOnePrincipal(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), behindProxy, withTestLimits)
-	c := newClient(t, m)
+	m, c := startClient(t, behindProxy, withTestLimits)
 	limits := testLimits
 	tpBad := "/api/v4/cases?touchpoint=demo-kiosk&token=guess"
 	tests := []struct {
@@ -153,8 +152,7 @@ func TestGuessingFromOneAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := startAPI(t, t.TempDir(), tt.mods...)
-			c := newClient(t, m)
+			m, c := startClient(t, tt.mods...)
 			guess := func(n int) req {
 				return from(tt.xff(n), signin(fmt.Sprintf("nobody%d@example.com", n), "guess"))
 			}
@@ -184,8 +182,7 @@ func TestGuessingFromOneAddress(t *testing.T) {
 // vendor SDK's pair, through the HTTP stack.
 func TestSigninErrorPairs(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	tests := []struct {
 		name   string
 		r      req
@@ -237,13 +234,8 @@ func TestBlockedOperatorOnAgentAPI(t *testing.T) {
 	m := startAPI(t, data, withCarolUnblocked(t))
 	c := newClient(t, m)
 	tok := c.agentToken("demo-app", "demo-app-secret")
-	if st, b, _ := c.do(bearer(tok, "POST", agentPath(carolID, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-		t.Fatalf("select unit: got %d %s", st, b)
-	}
-	served := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", served), `{"email":"carol@example.com"}`)); st != 201 {
-		t.Fatalf("assign to carol: got %d %s", st, b)
-	}
+	c.expect(200, bearer(tok, "POST", agentPath(carolID, "/units/_current"), `{"unitId":"`+downtown+`"}`))
+	served, _ := c.openAssigned(carol)
 	caseOf := func(c *client, id int64) string {
 		t.Helper()
 		st, b, _ := c.do(asOperator(alice, alicePW, "GET", fmt.Sprintf("/cases/%d", id), ""))
@@ -260,13 +252,9 @@ func TestBlockedOperatorOnAgentAPI(t *testing.T) {
 	}
 	before := caseOf(c, served)
 	servedID := strings.Fields(before)[0]
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// The demo directory blocks carol.
-	m = startAPI(t, data)
-	c = newClient(t, m)
+	m, c = restartAPI(t, m)
 	tok = c.agentToken("demo-app", "demo-app-secret")
 	waiting := c.openCase("ACCOUNTS", "OPEN_ACCOUNT") // something start-next could take
 	positions := func() string {

@@ -84,8 +84,7 @@ func directorySeq(t testing.TB, m *Main) uint64 {
 // TestAdminOff: without admin tokens every /admin path answers 404, token or not.
 func TestAdminOff(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	for _, r := range []req{
 		asAdmin("GET", "/units", ""),
 		asAdmin("PUT", "/units/5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e09", `{"name":"x"}`),
@@ -103,8 +102,7 @@ func TestAdminOff(t *testing.T) {
 // recorded by its name.
 func TestAdminAuthentication(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withAdmin(t))
-	c := newClient(t, m)
+	m, c := startClient(t, withAdmin(t))
 	before := directorySeq(t, m)
 	body := `{"name":"Harbour","reason":"new branch"}`
 	path := "/admin/v1/units/5f0c6b1e-2d3a-4c8b-9e71-0a1b2c3d4e09"
@@ -168,8 +166,7 @@ const (
 // reason in the envelope, and the GET of the entity reflects it.
 func TestAdminCalls(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withAdmin(t))
-	c := newClient(t, m)
+	m, c := startClient(t, withAdmin(t))
 	field := func(member, key string, want any) func(t *testing.T, a map[string]any) {
 		return func(t *testing.T, a map[string]any) {
 			t.Helper()
@@ -302,8 +299,7 @@ func TestAdminCalls(t *testing.T) {
 // TestAdminBadInput: refused calls answer their 4xx in the admin shape and write nothing.
 func TestAdminBadInput(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withAdmin(t))
-	c := newClient(t, m)
+	m, c := startClient(t, withAdmin(t))
 	long := strings.Repeat("x", 300)
 	for _, tc := range []struct {
 		name         string
@@ -384,8 +380,7 @@ func TestAdminBadInput(t *testing.T) {
 // again is refused, since the first change moved it.
 func TestAdminIfMatch(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withAdmin(t))
-	c := newClient(t, m)
+	_, c := startClient(t, withAdmin(t))
 	_, _, h := c.do(asAdmin("GET", "/units/"+downtown, ""))
 	etag := h.Get("ETag")
 	for i, want := range []int{200, 412} {

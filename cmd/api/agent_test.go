@@ -13,10 +13,7 @@ import (
 func (c *client) agentToken(clientID, secret string) string {
 	c.t.Helper()
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {secret}, "scope": {"cases"}}
-	st, b, _ := c.do(req{method: "POST", path: "/oauth2/token", body: form.Encode(), contentType: "application/x-www-form-urlencoded"})
-	if st != 200 {
-		c.t.Fatalf("token: got %d %s", st, b)
-	}
+	b := c.expect(200, req{method: "POST", path: "/oauth2/token", body: form.Encode(), contentType: "application/x-www-form-urlencoded"})
 	var tok struct {
 		TokenType   string `json:"token_type"`
 		ExpiresIn   int    `json:"expires_in"`
@@ -38,8 +35,7 @@ func agentPath(userID, rest string) string { return "/" + appID + "/agents/" + u
 
 func TestAgentAPIAuth(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	form := "grant_type=client_credentials&client_id=demo-app&client_secret=wrong"
 	tests := []struct {
@@ -75,8 +71,7 @@ const (
 
 func TestApplicationRoles(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withFrank(t))
-	c := newClient(t, m)
+	_, c := startClient(t, withFrank(t))
 	manager := c.agentToken("manager-app", "manager-secret")
 	impersonator := c.agentToken("impersonator-app", "impersonator-secret")
 	queue := `{"serviceTypeId":"` + openAcct + `","channel":"Phone"}`
@@ -125,8 +120,7 @@ func withFrank(t *testing.T) func(*Config) {
 
 func TestActiveCasesContract(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), withFrank(t))
-	c := newClient(t, m)
+	_, c := startClient(t, withFrank(t))
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	list := func(userID string) (int, []byte) {
 		st, b, _ := c.do(bearer(tok, "GET", agentPath(userID, "/activeCases"), ""))
@@ -154,9 +148,7 @@ func TestActiveCasesContract(t *testing.T) {
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	assign := func(body string) {
 		t.Helper()
-		if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), body)); st != 201 {
-			t.Fatalf("assign: got %d %s", st, b)
-		}
+		c.expect(201, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), body))
 	}
 	assign(`{"email":"alice@example.com"}`)
 	st, b = list(aliceID)
@@ -173,9 +165,7 @@ func TestActiveCasesContract(t *testing.T) {
 		t.Fatalf("new assignee does not list it: %s", b)
 	}
 	// frank may select downtown but has no workspace there: 409 1011.
-	if st, b, _ := c.do(bearer(tok, "POST", agentPath(frankID, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-		t.Fatalf("select unit: got %d %s", st, b)
-	}
+	c.expect(200, bearer(tok, "POST", agentPath(frankID, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 	if st, b := list(frankID); st != 409 || !sameJSON(b, []byte(`{"errorCode":1011,"message":"no workspace for the user in the current unit"}`)) {
 		t.Fatalf("no workspace: got %d %s, want 409 1011", st, b)
 	}
@@ -197,13 +187,10 @@ func TestActiveCasesContract(t *testing.T) {
 
 func TestAgentWorkflow(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	for _, u := range []string{aliceID, bobID} {
-		if st, b, _ := c.do(bearer(tok, "POST", agentPath(u, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-			t.Fatalf("select unit: got %d %s", st, b)
-		}
+		c.expect(200, bearer(tok, "POST", agentPath(u, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 	}
 	st, b, _ := c.do(bearer(tok, "GET", agentPath(aliceID, "/status"), ""))
 	if st != 200 {

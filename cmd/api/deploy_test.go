@@ -289,14 +289,11 @@ func TestDashboard(t *testing.T) {
 		t.Fatalf("dashboard: %v", err)
 	}
 	// A short run gives the families labelled by route or error code their first series.
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), `{"email":"nobody@example.com"}`))
 	tok := c.agentToken("demo-app", "demo-app-secret")
-	if st, b, _ := c.do(bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-		t.Fatalf("select unit: got %d %s", st, b)
-	}
+	c.expect(200, bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 	var families map[string]*dto.MetricFamily
 	eventually.Check(t, 10*time.Second, 20*time.Millisecond, func() error {
 		families, _ = metricstest.Scrape(t, "http://"+m.Addr())

@@ -9,29 +9,12 @@ import (
 
 func TestDurabilityFlag(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		want    string
-		wantErr bool
-	}{
+	checkFlag(t, func(c Config) string { return c.Durability }, []flagCase[string]{
 		{"default", nil, nil, "sync", false},
 		{"environment", nil, map[string]string{"CASESTREAM_DURABILITY": "group"}, "group", false},
 		{"flag wins", []string{"-durability", "sync"}, map[string]string{"CASESTREAM_DURABILITY": "group"}, "sync", false},
 		{"unknown", []string{"-durability", "lazy"}, nil, "", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			m := NewMain()
-			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && m.Config.Durability != tt.want {
-				t.Fatalf("got %q, want %q", m.Config.Durability, tt.want)
-			}
-		})
-	}
+	})
 }
 
 // TestGroupDurabilityServes: with -durability group a case is opened as usual (its

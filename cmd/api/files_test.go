@@ -93,15 +93,8 @@ func (c *client) uploaded(id int64, u upload) string {
 // streamState returns the message count and bytes of a stream.
 func streamState(t testing.TB, m *Main, name string) (msgs, size uint64) {
 	t.Helper()
-	s, err := jetStream(t, m).Stream(context.Background(), name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs, info.State.Bytes
+	st := streamInfo(t, m, name).State
+	return st.Msgs, st.Bytes
 }
 
 const filesStream = "OBJ_" + files.Bucket
@@ -116,8 +109,7 @@ func randomBytes(n int, seed int64) []byte {
 // the case's log grows by the event's metadata only.
 func TestUploadDownloadFiveMB(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	data := randomBytes(5_000_000, 1)
 	_, before := streamState(t, m, events.StreamCases)
@@ -178,8 +170,7 @@ func TestUploadDownloadFiveMB(t *testing.T) {
 func TestUploadLimit(t *testing.T) {
 	t.Parallel()
 	const limit = 1 << 20
-	m := startAPI(t, t.TempDir(), func(c *Config) { c.MaxAttachmentBytes = limit })
-	c := newClient(t, m)
+	m, c := startClient(t, func(c *Config) { c.MaxAttachmentBytes = limit })
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	tooLarge := `{"errors":{"file":"tooLarge"}}`
 	for _, tt := range []struct {
@@ -210,14 +201,11 @@ func TestUploadLimit(t *testing.T) {
 // TestUploadRefusals: each refusal is the operator API's error shape and writes nothing.
 func TestUploadRefusals(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	open := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
 	closed := c.openCase("ACCOUNTS", "LOST_CARD")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`)); st != http.StatusCreated {
-		t.Fatalf("close: got %d %s", st, b)
-	}
+	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`))
 	file := upload{field: "file", filename: "a.txt", contentType: "text/plain", data: []byte("hello")}
 	other := file
 	other.field = "document"
@@ -276,8 +264,7 @@ func TestUploadRefusals(t *testing.T) {
 // unknown id, a removed file and someone else's file are refused alike.
 func TestDownloadRights(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
 	fileID := c.uploaded(complaint, upload{field: "file", filename: "note.txt", contentType: "text/plain", data: []byte("secret")})
 	invalid := `{"errors":{"file":"invalidId"}}`
@@ -313,8 +300,7 @@ func TestDownloadRights(t *testing.T) {
 // the case and from downloads.
 func TestDeleteThenDownload(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	keep := c.uploaded(id, upload{field: "file", filename: "keep.txt", data: []byte("keep")})
 	gone := c.uploaded(id, upload{field: "file", filename: "gone.txt", data: []byte("gone")})
@@ -358,28 +344,11 @@ func TestDeleteThenDownload(t *testing.T) {
 
 func TestMaxAttachmentBytesFlag(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		want    int64
-		wantErr bool
-	}{
+	checkFlag(t, func(c Config) int64 { return c.MaxAttachmentBytes }, []flagCase[int64]{
 		{"default", nil, nil, files.DefaultMaxBytes, false},
 		{"environment", nil, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "2048"}, 2048, false},
 		{"flag wins", []string{"-max-attachment-bytes", "4096"}, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "2048"}, 4096, false},
 		{"not a number", nil, map[string]string{"CASESTREAM_MAX_ATTACHMENT_BYTES": "10MiB"}, 0, true},
 		{"zero", []string{"-max-attachment-bytes", "0"}, nil, 0, true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			m := NewMain()
-			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
-			}
-			if !tt.wantErr && m.Config.MaxAttachmentBytes != tt.want {
-				t.Fatalf("got %d, want %d", m.Config.MaxAttachmentBytes, tt.want)
-			}
-		})
-	}
+	})
 }

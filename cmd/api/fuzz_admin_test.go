@@ -29,8 +29,7 @@ func FuzzAdminAPI(f *testing.F) {
 	} {
 		f.Add(s.method, s.path, s.body, s.ifMatch, s.correlation)
 	}
-	m := startAPI(f, f.TempDir(), withAdmin(f))
-	c := newClient(f, m)
+	m, c := startClient(f, withAdmin(f))
 	f.Fuzz(func(t *testing.T, method, path, body, ifMatch, correlation string) {
 		c.t = t
 		before := lastSeq(t, m, events.StreamDirectory)

@@ -30,12 +30,9 @@ func FuzzFileAPI(f *testing.F) {
 	} {
 		f.Add(s.call, s.ct, s.body)
 	}
-	m := startAPI(f, f.TempDir())
-	c := newClient(f, m)
+	_, c := startClient(f)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"first"}`)); st != http.StatusCreated {
-		f.Fatalf("add note: got %d %s", st, b)
-	}
+	c.expect(http.StatusCreated, asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"first"}`))
 	f.Fuzz(func(t *testing.T, call, ct, body string) {
 		c.t = t
 		var r req

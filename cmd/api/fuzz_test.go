@@ -40,8 +40,7 @@ func FuzzOperatorAPI(f *testing.F) {
 	} {
 		f.Add(s.call, s.id, s.ct, s.body, s.correlation)
 	}
-	m := startAPI(f, f.TempDir())
-	c := newClient(f, m)
+	m, c := startClient(f)
 	c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	f.Fuzz(func(t *testing.T, call, id, ct, body, correlation string) {
 		c.t = t
@@ -98,8 +97,7 @@ func FuzzAgentAPI(f *testing.F) {
 	} {
 		f.Add(s.call, s.body)
 	}
-	m := startAPI(f, f.TempDir())
-	c := newClient(f, m)
+	m, c := startClient(f)
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	f.Fuzz(func(t *testing.T, call, body string) {
 		c.t = t

@@ -80,3 +80,65 @@ func connectJS(t testing.TB, s *embedded.Server) (jetstream.JetStream, *nats.Con
 	}
 	return js, nc
 }
+
+// expect sends r and fails the test unless the answer has status want; it returns the body.
+func (c *client) expect(want int, r req) []byte {
+	c.t.Helper()
+	st, b, _ := c.do(r)
+	if st != want {
+		c.t.Fatalf("%s %s: got %d %s, want %d", r.method, r.path, st, b, want)
+	}
+	return b
+}
+
+// restartAPI closes m and starts the api again on its data directory, with mods, and a
+// client of the new one.
+func restartAPI(t testing.TB, m *Main, mods ...func(*Config)) (*Main, *client) {
+	t.Helper()
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := startAPI(t, m.Config.Data, mods...)
+	return m2, newClient(t, m2)
+}
+
+// streamInfo returns the state of one of m's streams; opts ask for more of it.
+func streamInfo(t testing.TB, m *Main, name string, opts ...jetstream.StreamInfoOpt) *jetstream.StreamInfo {
+	t.Helper()
+	s, err := jetStream(t, m).Stream(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// flagCase is a command line and an environment, and the setting they give (or an error).
+type flagCase[T comparable] struct {
+	name    string
+	args    []string
+	env     map[string]string
+	want    T
+	wantErr bool
+}
+
+// checkFlag parses each case and compares the setting that get reads from the config.
+func checkFlag[T comparable](t *testing.T, get func(Config) T, cases []flagCase[T]) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMain()
+			m.Stdout = io.Discard
+			err := m.ParseFlags(tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got error %v, want error: %v", err, tt.wantErr)
+			}
+			if got := get(m.Config); !tt.wantErr && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -16,15 +16,7 @@ import (
 // lastSeq is the last sequence of a stream of m's.
 func lastSeq(t testing.TB, m *Main, stream string) uint64 {
 	t.Helper()
-	s, err := jetStream(t, m).Stream(context.Background(), stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.LastSeq
+	return streamInfo(t, m, stream).State.LastSeq
 }
 
 // eventsDecodeSince checks that every message after seq in both streams of m decodes back:
@@ -53,8 +45,7 @@ func eventsDecodeSince(t testing.TB, m *Main, stream string, seq uint64) {
 
 func TestInputThatCannotBecomeABadEvent(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	create := func(body string) req { return asOperator(alice, alicePW, "POST", "/cases", body) }
@@ -151,8 +142,7 @@ func startSmallPayloadServer(t *testing.T, maxPayload int32) string {
 func TestEventTooLargeForTheServer(t *testing.T) {
 	t.Parallel()
 	url := startSmallPayloadServer(t, 16<<10)
-	m := startAPI(t, t.TempDir(), func(c *Config) { c.NATSURL = url })
-	c := newClient(t, m)
+	m, c := startClient(t, func(c *Config) { c.NATSURL = url })
 	first := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	// 4,000 characters pass the field limit; escaped to six bytes each they do not fit in
 	// 16 KiB.

@@ -47,6 +47,13 @@ func startAPI(t testing.TB, data string, mods ...func(*Config)) *Main {
 	return startMain(t, data, mods, nil)
 }
 
+// startClient runs the api as startAPI does, in a temp dir, and returns a client of it too.
+func startClient(t testing.TB, mods ...func(*Config)) (*Main, *client) {
+	t.Helper()
+	m := startAPI(t, t.TempDir(), mods...)
+	return m, newClient(t, m)
+}
+
 // startMain is startAPI with a change to the Main (its logger) before it runs.
 func startMain(t testing.TB, data string, mods []func(*Config), modMain func(*Main)) *Main {
 	t.Helper()
@@ -147,17 +154,31 @@ func asOperator(email, pw, method, path, body string) req {
 // openCase opens a case of the given type code as alice and returns its caseInstanceId.
 func (c *client) openCase(category, typeCode string) int64 {
 	c.t.Helper()
-	st, b, _ := c.do(asOperator(alice, alicePW, "POST", "/cases", fmt.Sprintf(`{"categoryCode":%q,"typeCode":%q}`, category, typeCode)))
-	if st != http.StatusCreated {
-		c.t.Fatalf("open case: got %d %s, want 201", st, b)
-	}
+	id, _ := c.openCaseIDs(category, typeCode)
+	return id
+}
+
+// openCaseIDs is openCase returning the case's caseId too.
+func (c *client) openCaseIDs(category, typeCode string) (id int64, caseID string) {
+	c.t.Helper()
+	b := c.expect(http.StatusCreated, asOperator(alice, alicePW, "POST", "/cases", fmt.Sprintf(`{"categoryCode":%q,"typeCode":%q}`, category, typeCode)))
 	var out struct {
 		Case struct {
-			ID int64 `json:"id"`
+			ID     int64  `json:"id"`
+			CaseID string `json:"caseId"`
 		} `json:"case"`
 	}
 	mustJSON(c.t, b, &out)
-	return out.Case.ID
+	return out.Case.ID, out.Case.CaseID
+}
+
+// openAssigned opens an OPEN_ACCOUNT case as alice, assigns it to the operator with the
+// given email, and returns its ids.
+func (c *client) openAssigned(email string) (id int64, caseID string) {
+	c.t.Helper()
+	id, caseID = c.openCaseIDs("ACCOUNTS", "OPEN_ACCOUNT")
+	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), fmt.Sprintf(`{"email":%q}`, email)))
+	return id, caseID
 }
 
 func mustJSON(t testing.TB, b []byte, v any) {

@@ -11,19 +11,14 @@ import (
 // nothing, and an edit to the same text writes nothing either.
 func TestEditNoteContract(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
 	closed := c.openCase("ACCOUNTS", "LOST_CARD")
 	for _, cid := range []int64{id, complaint, closed} {
-		if st, b, _ := c.do(asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", cid), `{"description":"called back"}`)); st != http.StatusCreated {
-			t.Fatalf("add note: got %d %s", st, b)
-		}
+		c.expect(http.StatusCreated, asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", cid), `{"description":"called back"}`))
 	}
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`)); st != http.StatusCreated {
-		t.Fatalf("close: got %d %s", st, b)
-	}
+	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`))
 	path := func(cid int64) string { return fmt.Sprintf("/cases/%d/notes", cid) }
 	for _, tt := range []struct {
 		name   string

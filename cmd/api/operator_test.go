@@ -19,8 +19,7 @@ import (
 // charset.
 func TestAssignCaseContract(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	open := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
 	resolved := c.openCase("ACCOUNTS", "LOST_CARD")
@@ -122,25 +121,13 @@ func jetStream(t testing.TB, m *Main) jetstream.JetStream {
 // caseEvents counts the messages on the case's subject.
 func caseEvents(t testing.TB, m *Main, id int64) int {
 	t.Helper()
-	s, err := jetStream(t, m).Stream(context.Background(), events.StreamCases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(events.CaseSubject(id)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int(info.State.Subjects[events.CaseSubject(id)])
+	return int(streamInfo(t, m, events.StreamCases, jetstream.WithSubjectFilter(events.CaseSubject(id))).State.Subjects[events.CaseSubject(id)])
 }
 
 func TestEventsOnTheCaseSubject(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
-	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), `{"email":"bob@example.com"}`)); st != 201 {
-		t.Fatalf("assign: got %d %s", st, b)
-	}
+	m, c := startClient(t)
+	id, _ := c.openAssigned(bob)
 	s, err := jetStream(t, m).Stream(context.Background(), events.StreamCases)
 	if err != nil {
 		t.Fatal(err)
@@ -176,8 +163,7 @@ func TestEventsOnTheCaseSubject(t *testing.T) {
 
 func TestConcurrentAssignmentsOverHTTP(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "LOST_CARD")
 	targets := []string{`{"email":"alice@example.com"}`, `{"email":"bob@example.com"}`, `{"email":"dave@example.com"}`, `{"groupName":"Tier 1"}`, `{"groupName":"Tier 2"}`}
 	var wg sync.WaitGroup
@@ -231,31 +217,15 @@ func TestConcurrentAssignmentsOverHTTP(t *testing.T) {
 
 func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	m := startAPI(t, data)
-	c := newClient(t, m)
-	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), `{"email":"bob@example.com"}`)); st != 201 {
-		t.Fatalf("assign: got %d %s", st, b)
-	}
-	dirSeq, err := m.app.Store.LastSeq(context.Background(), events.StreamDirectory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m2 := startAPI(t, data)
-	c2 := newClient(t, m2)
+	m, c := startClient(t)
+	id, _ := c.openAssigned(bob)
+	dirSeq := directorySeq(t, m)
+	m2, c2 := restartAPI(t, m)
 	st, b, _ := c2.do(asOperator(alice, alicePW, "GET", fmt.Sprintf("/cases/%d", id), ""))
 	if st != 200 || !strings.Contains(string(b), `"email":"bob@example.com"`) || !strings.Contains(string(b), `"status":"Active"`) {
 		t.Fatalf("after restart: got %d %s", st, b)
 	}
-	again, err := m2.app.Store.LastSeq(context.Background(), events.StreamDirectory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again != dirSeq {
+	if again := directorySeq(t, m2); again != dirSeq {
 		t.Fatalf("applying the same directory file again wrote %d events", again-dirSeq)
 	}
 	// A new case gets a new id: ids survive the restart.
@@ -269,8 +239,7 @@ func TestRestartKeepsCasesAndDirectory(t *testing.T) {
 // too, even when the retry's body would now succeed.
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	path := fmt.Sprintf("/cases/%d/notes", id)
 	withKey := func(key, body string) req {
@@ -306,8 +275,7 @@ func TestIdempotencyKey(t *testing.T) {
 
 func TestOperatorAPIRefusals(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	path := fmt.Sprintf("/api/v4/cases/%d/assignment", id)
 	big := `{"email":"` + strings.Repeat("x", 1<<20) + `"}`
@@ -357,8 +325,7 @@ func TestOperatorAPIRefusals(t *testing.T) {
 
 func TestOperatorAPISessionAndReads(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	st, b, h := c.do(req{method: "POST", path: "/api/v4/signin?" + tpQuery, body: `{"principal":"alice@example.com","password":"alice-password"}`})
 	if st != 200 {
 		t.Fatalf("signin: got %d %s", st, b)

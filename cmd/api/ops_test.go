@@ -192,8 +192,7 @@ func TestReadyz(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := startAPI(t, t.TempDir(), func(c *Config) { c.Projector = tt.projector })
-			c := newClient(t, m)
+			_, c := startClient(t, func(c *Config) { c.Projector = tt.projector })
 			// Run returns while the in-process projector replays CASES (503, "projector
 			// replaying"): the report settles once it is done.
 			var (
@@ -244,8 +243,7 @@ func TestReadyz(t *testing.T) {
 // duplicates, the projection, and authentication.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	base := "http://" + m.Addr()
 	before, _ := metricstest.Scrape(t, base)
 	ctx := context.Background()
@@ -256,9 +254,7 @@ func TestMetrics(t *testing.T) {
 	note := asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"once"}`)
 	note.headers = map[string]string{"Idempotency-Key": "k1"}
 	for range 2 {
-		if st, b, _ := c.do(note); st != 201 {
-			t.Fatalf("note: got %d %s", st, b)
-		}
+		c.expect(201, note)
 	}
 	// Another writer appends to the case behind the api's cache: the api's next append is
 	// refused (10071), found to be a conflict, and decided again.
@@ -273,9 +269,7 @@ func TestMetrics(t *testing.T) {
 	if _, err := other.Append(ctx, events.CaseSubject(id), seq, []events.Envelope{env}); !errors.Is(err, eventstore.ErrDuplicate) {
 		t.Fatalf("retried append: got %v, want ErrDuplicate", err)
 	}
-	if st, b, _ := c.do(asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"after"}`)); st != 201 {
-		t.Fatalf("note after another writer: got %d %s", st, b)
-	}
+	c.expect(201, asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"after"}`))
 	// An append of two events is one atomic batch.
 	two := []events.Envelope{noteEvent(t, id, "one"), noteEvent(t, id, "two")}
 	if _, err := other.Append(ctx, events.CaseSubject(id), caseLastSeq(t, m, id), two); err != nil {
@@ -298,9 +292,7 @@ func TestMetrics(t *testing.T) {
 	tok := c.agentToken("demo-app", "demo-app-secret")
 	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"demo-app"}, "client_secret": {"wrong"}}
 	c.do(req{method: "POST", path: "/oauth2/token", body: form.Encode(), contentType: "application/x-www-form-urlencoded"})
-	if st, b, _ := c.do(bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-		t.Fatalf("select unit: got %d %s", st, b)
-	}
+	c.expect(200, bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 
 	var after map[string]*dto.MetricFamily
 	var body []byte

@@ -114,8 +114,7 @@ func (s *sdkConn) addFile(id int64, filename, mimeType string, data []byte) (*ht
 
 func TestSDKFiles(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	m, c := startClient(t)
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	s := dialSDK(t, m)
 

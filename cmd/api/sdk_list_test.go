@@ -88,8 +88,7 @@ func sdkCases(t *testing.T, st int, b []byte) []int64 {
 // newest first, under the SDK's base path and the plain one.
 func TestSDKGetCases(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), func(c *Config) { c.BasePath = sdkBase })
-	c := newClient(t, m)
+	m, c := startClient(t, func(c *Config) { c.BasePath = sdkBase })
 	open := func(email, pw, category, typeCode string) int64 {
 		t.Helper()
 		st, b, _ := c.do(asOperator(email, pw, "POST", "/cases", fmt.Sprintf(`{"categoryCode":%q,"typeCode":%q}`, category, typeCode)))
@@ -149,8 +148,7 @@ func TestSDKGetCases(t *testing.T) {
 // TestCasesPaging checks the case list's page and size parameters and the 400 for bad ones.
 func TestCasesPaging(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
+	_, c := startClient(t)
 	var ids []int64
 	for range 5 {
 		ids = append(ids, c.openCase("ACCOUNTS", "OPEN_ACCOUNT"))
@@ -205,8 +203,7 @@ func TestCasesPaging(t *testing.T) {
 // it too.
 func TestSessionCookieUnderBasePath(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir(), func(c *Config) { c.BasePath = sdkBase })
-	c := newClient(t, m)
+	_, c := startClient(t, func(c *Config) { c.BasePath = sdkBase })
 	for _, base := range []string{sdkBase, "/api/v4"} {
 		t.Run(base, func(t *testing.T) {
 			st, b, h := c.do(req{method: "POST", path: base + "/signin?" + tpQuery, body: `{"principal":"alice@example.com","password":"alice-password"}`})
@@ -245,32 +242,13 @@ func TestSessionCookieUnderBasePath(t *testing.T) {
 // TestBasePathFlag checks -base-path and its environment twin CASESTREAM_BASE_PATH.
 func TestBasePathFlag(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		args    []string
-		env     string
-		want    string
-		wantErr bool
-	}{
-		{nil, "", "", false},
-		{[]string{"-base-path", "/acme/api/v4"}, "", "/acme/api/v4", false},
-		{nil, "/env/api/v4", "/env/api/v4", false},
-		{[]string{"-base-path", "/flag/api/v4"}, "/env/api/v4", "/flag/api/v4", false},
-		{[]string{"-base-path", "/acme"}, "", "", true},
-		{nil, "/api/v4", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.args, tt.env), func(t *testing.T) {
-			m := NewMain()
-			m.Stdout = io.Discard
-			err := m.ParseFlags(tt.args, func(k string) (string, bool) {
-				if k == "CASESTREAM_BASE_PATH" && tt.env != "" {
-					return tt.env, true
-				}
-				return "", false
-			})
-			if (err != nil) != tt.wantErr || (err == nil && m.Config.BasePath != tt.want) {
-				t.Errorf("got %q, %v; want %q, error %v", m.Config.BasePath, err, tt.want, tt.wantErr)
-			}
-		})
-	}
+	env := func(v string) map[string]string { return map[string]string{"CASESTREAM_BASE_PATH": v} }
+	checkFlag(t, func(c Config) string { return c.BasePath }, []flagCase[string]{
+		{"default", nil, nil, "", false},
+		{"flag", []string{"-base-path", "/acme/api/v4"}, nil, "/acme/api/v4", false},
+		{"environment", nil, env("/env/api/v4"), "/env/api/v4", false},
+		{"flag wins", []string{"-base-path", "/flag/api/v4"}, env("/env/api/v4"), "/flag/api/v4", false},
+		{"flag not ending in /api/v4", []string{"-base-path", "/acme"}, nil, "", true},
+		{"environment naming /api/v4 itself", nil, env("/api/v4"), "", true},
+	})
 }

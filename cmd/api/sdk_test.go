@@ -266,6 +266,15 @@ const (
 	sdkCreatePending = `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Pending","resolution":null,"comments":[{"description":"pending one"}]}`
 )
 
+// sdkWithCase starts an api, and returns it, alice's SDK session, and a case she created
+// with the given body.
+func sdkWithCase(t *testing.T, body string) (*Main, *sdkClient, sdkCase) {
+	t.Helper()
+	m := startAPI(t, t.TempDir())
+	sdk := newSDK(t, m, alice, alicePW)
+	return m, sdk, caseOf(t, sdk.call("POST", "/cases", body))
+}
+
 func TestSDKCreateCase(t *testing.T) {
 	t.Parallel()
 	m := startAPI(t, t.TempDir())
@@ -333,22 +342,12 @@ func TestSDKCreateCase(t *testing.T) {
 // streamMessages returns how many messages CASES holds.
 func streamMessages(t testing.TB, m *Main) uint64 {
 	t.Helper()
-	s, err := jetStream(t, m).Stream(context.Background(), events.StreamCases)
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Info(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return info.State.Msgs
+	return streamInfo(t, m, events.StreamCases).State.Msgs
 }
 
 func TestSDKUpdateCase(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
-	created := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull))
+	m, sdk, created := sdkWithCase(t, sdkCreateFull)
 	path := fmt.Sprintf("/cases/%d", created.ID)
 	// updateCase(id, "ACCOUNTS", "OPEN_ACCOUNT", "moved to accounts/opening", "Resolved",
 	// "card replaced", ["branch" => "south"]).
@@ -433,9 +432,7 @@ func TestSDKUpdateCase(t *testing.T) {
 
 func TestSDKGetCase(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
-	created := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull))
+	_, sdk, created := sdkWithCase(t, sdkCreateFull)
 	// getCases(id) reads the answer itself as the case.
 	a := sdk.call("GET", fmt.Sprintf("/cases/%d", created.ID), "")
 	a.ok(t, http.StatusOK)
@@ -450,10 +447,8 @@ func TestSDKGetCase(t *testing.T) {
 
 func TestSDKUpdateStatusCase(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
-	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal)).ID
-	path := fmt.Sprintf("/cases/%d/transitions", id)
+	_, sdk, created := sdkWithCase(t, sdkCreateMinimal)
+	path := fmt.Sprintf("/cases/%d/transitions", created.ID)
 	a := sdk.call("PUT", path, `{"statusName":"Pending"}`)
 	a.ok(t, http.StatusCreated)
 	if c := caseOf(t, a); c.Status != "Pending" {
@@ -468,10 +463,8 @@ func TestSDKUpdateStatusCase(t *testing.T) {
 
 func TestSDKAssignCase(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
-	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal)).ID
-	path := fmt.Sprintf("/cases/%d/assignment", id)
+	_, sdk, created := sdkWithCase(t, sdkCreateMinimal)
+	path := fmt.Sprintf("/cases/%d/assignment", created.ID)
 	a := sdk.call("PUT", path, `{"email":"bob@example.com"}`)
 	a.ok(t, http.StatusCreated)
 	if c := caseOf(t, a); c.Status != "Active" || c.Assignment.Operator == nil || c.Assignment.Operator.Email != bob || c.Assignment.Group != nil {
@@ -485,9 +478,8 @@ func TestSDKAssignCase(t *testing.T) {
 
 func TestSDKAddNote(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
-	id := caseOf(t, sdk.call("POST", "/cases", sdkCreateFull)).ID
+	_, sdk, created := sdkWithCase(t, sdkCreateFull)
+	id := created.ID
 	// Caso::addNote("called back <b>&</b> at 10/11"); the SDK ignores the answer's body.
 	sdk.call("POST", fmt.Sprintf("/cases/%d/notes", id), `{"description":"called back <b>&<\/b> at 10\/11"}`).ok(t, http.StatusCreated)
 	var c sdkCase

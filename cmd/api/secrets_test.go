@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -130,12 +129,8 @@ func bucketHashes(t *testing.T, js jetstream.JetStream) []string {
 // a hash, the hashes are in the credentials bucket, and every principal signs in.
 func TestSecretsStayOutOfTheLog(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	c := newClient(t, m)
-	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", id), `{"email":"bob@example.com"}`)); st != 201 {
-		t.Fatalf("assign: got %d %s", st, b)
-	}
+	m, c := startClient(t)
+	c.openAssigned(bob)
 	js := jetStream(t, m)
 	for _, stream := range []string{events.StreamDirectory, events.StreamCases} {
 		msgs := allMessages(t, js, stream)
@@ -174,25 +169,10 @@ func TestSecretsStayOutOfTheLog(t *testing.T) {
 // just before) is refused and the new one accepted.
 func TestPasswordChangeOverHTTP(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	m := startAPI(t, data)
-	c := newClient(t, m)
-	if st, b, _ := c.do(asOperator(bob, bobPW, "GET", "/cases", "")); st != 200 {
-		t.Fatalf("bob: got %d %s", st, b)
-	}
-	before, err := m.app.Store.LastSeq(context.Background(), events.StreamDirectory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	demo, err := os.ReadFile(demoFileP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m2 := startAPI(t, data, withDirectory(t, []byte(strings.Replace(string(demo), `"bob-password"`, `"bob-new-password"`, 1))))
-	c2 := newClient(t, m2)
+	m := startAPI(t, t.TempDir())
+	newClient(t, m).expect(200, asOperator(bob, bobPW, "GET", "/cases", ""))
+	before := directorySeq(t, m)
+	m2, c2 := restartAPI(t, m, withDirectory(t, []byte(strings.Replace(string(mustRead(t, demoFileP)), `"bob-password"`, `"bob-new-password"`, 1))))
 	msgs := allMessages(t, jetStream(t, m2), events.StreamDirectory)
 	if got := uint64(len(msgs)); got != before+1 {
 		t.Fatalf("directory events: got %d, want %d (one more)", got, before+1)
@@ -316,11 +296,8 @@ func TestUpgradeFromHashesInTheLog(t *testing.T) {
 		t.Errorf("bucket: got %q, want the hashes of the version 1 events %q", got, want)
 	}
 	written := len(allMessages(t, js, events.StreamDirectory))
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
 
-	m2 := startAPI(t, data)
+	m2, _ := restartAPI(t, m)
 	signInsOverHTTP(t, m2, f)
 	if got := len(allMessages(t, jetStream(t, m2), events.StreamDirectory)); got != written {
 		t.Errorf("directory events after applying the same file: got %d, want %d", got, written)

@@ -32,10 +32,7 @@ func publishRaw(t testing.TB, m *Main, subject, typ, body string) {
 // GET /metrics tells it.
 func (c *client) undecodable(stream, reader string) float64 {
 	c.t.Helper()
-	st, b, _ := c.do(req{method: "GET", path: "/metrics"})
-	if st != http.StatusOK {
-		c.t.Fatalf("GET /metrics: got %d", st)
-	}
+	b := c.expect(http.StatusOK, req{method: "GET", path: "/metrics"})
 	prefix := fmt.Sprintf("casestream_events_undecodable_total{reader=%q,stream=%q} ", reader, stream)
 	for line := range strings.Lines(string(b)) {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), prefix); ok {
@@ -49,33 +46,10 @@ func (c *client) undecodable(stream, reader string) float64 {
 	return 0
 }
 
-// openAssigned opens a case as alice, assigns it to her, and returns its ids.
-func (c *client) openAssigned() (id int64, caseID string) {
-	c.t.Helper()
-	st, b, _ := c.do(asOperator(alice, alicePW, "POST", "/cases", `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT"}`))
-	if st != http.StatusCreated {
-		c.t.Fatalf("open case: got %d %s", st, b)
-	}
-	var out struct {
-		Case struct {
-			ID     int64  `json:"id"`
-			CaseID string `json:"caseId"`
-		} `json:"case"`
-	}
-	mustJSON(c.t, b, &out)
-	if st, b, _ := c.do(asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/assignment", out.Case.ID), `{"email":"`+alice+`"}`)); st != http.StatusCreated {
-		c.t.Fatalf("assign: got %d %s", st, b)
-	}
-	return out.Case.ID, out.Case.CaseID
-}
-
 // listed returns the caseInstanceIds of GET /cases as alice.
 func (c *client) listed() map[int64]bool {
 	c.t.Helper()
-	st, b, _ := c.do(asOperator(alice, alicePW, "GET", "/cases", ""))
-	if st != http.StatusOK {
-		c.t.Fatalf("GET /cases: got %d %s, want 200", st, b)
-	}
+	b := c.expect(http.StatusOK, asOperator(alice, alicePW, "GET", "/cases", ""))
 	var out struct {
 		Cases []struct {
 			ID int64 `json:"id"`
@@ -91,14 +65,10 @@ func (c *client) listed() map[int64]bool {
 
 func TestUndecodableEventsWedgeNothing(t *testing.T) {
 	t.Parallel()
-	data := t.TempDir()
-	m := startAPI(t, data)
-	c := newClient(t, m)
+	m, c := startClient(t)
 	tok := c.agentToken("demo-app", "demo-app-secret")
-	if st, b, _ := c.do(bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`)); st != 200 {
-		t.Fatalf("select unit: got %d %s", st, b)
-	}
-	good, goodCaseID := c.openAssigned()
+	c.expect(200, bearer(tok, "POST", agentPath(aliceID, "/units/_current"), `{"unitId":"`+downtown+`"}`))
+	good, goodCaseID := c.openAssigned(alice)
 	bad := []struct {
 		name, typ, body string
 		id              int64
@@ -109,7 +79,7 @@ func TestUndecodableEventsWedgeNothing(t *testing.T) {
 		{name: "unknown type", typ: "case.renamed", body: `{"id":"z","type":"case.renamed","schemaVersion":1,"data":{"name":"x"}}`},
 	}
 	for i := range bad {
-		bad[i].id, bad[i].caseID = c.openAssigned()
+		bad[i].id, bad[i].caseID = c.openAssigned(alice)
 	}
 	casesBefore, dirBefore := c.undecodable(events.StreamCases, eventstore.ReaderFollow), c.undecodable(events.StreamDirectory, eventstore.ReaderFollow)
 	// The bad events are the streams' last messages: a fold that stopped short of them would
@@ -159,7 +129,7 @@ func TestUndecodableEventsWedgeNothing(t *testing.T) {
 			}
 		}
 		// New writes go on.
-		next, _ := c.openAssigned()
+		next, _ := c.openAssigned(alice)
 		if !c.listed()[next] {
 			t.Errorf("GET /cases: the new case %d missing", next)
 		}
@@ -177,11 +147,7 @@ func TestUndecodableEventsWedgeNothing(t *testing.T) {
 
 	// After a restart, the replays skip them too.
 	casesBefore, dirBefore = c.undecodable(events.StreamCases, eventstore.ReaderFollow), c.undecodable(events.StreamDirectory, eventstore.ReaderFollow)
-	if err := m.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m2 := startAPI(t, data)
-	c2 := newClient(t, m2)
+	m2, c2 := restartAPI(t, m)
 	check(t, m2, c2)
 	if got := c2.undecodable(events.StreamCases, eventstore.ReaderFollow) - casesBefore; got != float64(len(bad)) {
 		t.Errorf("after a restart, undecodable CASES events counted: got %v, want %d", got, len(bad))

@@ -238,10 +238,7 @@ func TestBlockedOperatorOnAgentAPI(t *testing.T) {
 	served, _ := c.openAssigned(carol)
 	caseOf := func(c *client, id int64) string {
 		t.Helper()
-		st, b, _ := c.do(asOperator(alice, alicePW, "GET", fmt.Sprintf("/cases/%d", id), ""))
-		if st != 200 {
-			t.Fatalf("get case: got %d %s", st, b)
-		}
+		b := c.expect(200, asOperator(alice, alicePW, "GET", fmt.Sprintf("/cases/%d", id), ""))
 		var out struct {
 			CaseID     string          `json:"caseId"`
 			Status     string          `json:"status"`

@@ -135,10 +135,7 @@ func TestActiveCasesContract(t *testing.T) {
 		t.Fatalf("select a unit not allowed: got %d %s, want 403", st, b)
 	}
 	for _, u := range []string{aliceID, bobID} {
-		st, b, _ := c.do(bearer(tok, "POST", agentPath(u, "/units/_current"), `{"unitId":"`+downtown+`"}`))
-		if st != 200 {
-			t.Fatalf("select unit: got %d %s", st, b)
-		}
+		c.expect(200, bearer(tok, "POST", agentPath(u, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 	}
 	st, b := list(aliceID)
 	if st != 200 || string(b) != "[]" {
@@ -192,28 +189,17 @@ func TestAgentWorkflow(t *testing.T) {
 	for _, u := range []string{aliceID, bobID} {
 		c.expect(200, bearer(tok, "POST", agentPath(u, "/units/_current"), `{"unitId":"`+downtown+`"}`))
 	}
-	st, b, _ := c.do(bearer(tok, "GET", agentPath(aliceID, "/status"), ""))
-	if st != 200 {
-		t.Fatalf("status: got %d %s", st, b)
-	}
-	golden(t, "agent_status.golden", b)
-	st, b, _ = c.do(bearer(tok, "GET", agentPath(aliceID, "/workspaces"), ""))
-	if st != 200 {
-		t.Fatalf("workspaces: got %d %s", st, b)
-	}
-	golden(t, "workspaces.golden", b)
+	golden(t, "agent_status.golden", c.expect(200, bearer(tok, "GET", agentPath(aliceID, "/status"), "")))
+	golden(t, "workspaces.golden", c.expect(200, bearer(tok, "GET", agentPath(aliceID, "/workspaces"), "")))
 
 	// Nothing waits yet: 204.
-	if st, b, _ = c.do(bearer(tok, "POST", agentPath(aliceID, "/actions/startNext"), "")); st != http.StatusNoContent {
+	if st, b, _ := c.do(bearer(tok, "POST", agentPath(aliceID, "/actions/startNext"), "")); st != http.StatusNoContent {
 		t.Fatalf("start-next with nothing waiting: got %d %s, want 204", st, b)
 	}
 	// Queue up two cases; the first gets position 1, the second 2.
 	queue := func() map[string]any {
 		t.Helper()
-		st, b, _ := c.do(bearer(tok, "POST", "/"+appID+"/services/"+accounts+"/cases", `{"serviceTypeId":"`+openAcct+`","channel":"FaceToFace","contactPhoneNumber":"+15550100"}`))
-		if st != 201 {
-			t.Fatalf("queue up: got %d %s", st, b)
-		}
+		b := c.expect(201, bearer(tok, "POST", "/"+appID+"/services/"+accounts+"/cases", `{"serviceTypeId":"`+openAcct+`","channel":"FaceToFace","contactPhoneNumber":"+15550100"}`))
 		var out map[string]any
 		mustJSON(t, b, &out)
 		return out
@@ -223,12 +209,8 @@ func TestAgentWorkflow(t *testing.T) {
 		t.Fatalf("positions: got %v and %v, want 1 and 2", first["position"], second["position"])
 	}
 	// Start-next takes the oldest.
-	st, b, _ = c.do(bearer(tok, "POST", agentPath(aliceID, "/actions/startNext"), `{"workstationId":"desk-4"}`))
-	if st != 200 {
-		t.Fatalf("start-next: got %d %s", st, b)
-	}
 	var started map[string]any
-	mustJSON(t, b, &started)
+	mustJSON(t, c.expect(200, bearer(tok, "POST", agentPath(aliceID, "/actions/startNext"), `{"workstationId":"desk-4"}`)), &started)
 	if started["caseId"] != first["caseId"] || started["status"] != "Active" {
 		t.Fatalf("start-next took %v, want the oldest %v", started["caseId"], first["caseId"])
 	}
@@ -246,19 +228,15 @@ func TestAgentWorkflow(t *testing.T) {
 	if st, b := resolve(aliceID, "00000000-0000-4000-8000-000000000000"); st != 404 {
 		t.Fatalf("resolve an unknown case: got %d %s, want 404", st, b)
 	}
-	st, b = resolve(aliceID, first["caseId"])
-	if st != 200 || !strings.Contains(string(b), `"caseTimestamp"`) {
+	if st, b := resolve(aliceID, first["caseId"]); st != 200 || !strings.Contains(string(b), `"caseTimestamp"`) {
 		t.Fatalf("resolve: got %d %s", st, b)
 	}
-	if st, b, _ = c.do(bearer(tok, "GET", agentPath(aliceID, "/activeCases"), "")); st != 200 || string(b) != "[]" {
+	if st, b, _ := c.do(bearer(tok, "GET", agentPath(aliceID, "/activeCases"), "")); st != 200 || string(b) != "[]" {
 		t.Fatalf("after resolving: got %d %s, want []", st, b)
 	}
 	var listed []json.RawMessage
-	st, b, _ = c.do(bearer(tok, "POST", agentPath(bobID, "/actions/startNext"), ""))
-	if st != 200 {
-		t.Fatalf("bob's start-next: got %d %s", st, b)
-	}
-	_, b, _ = c.do(bearer(tok, "GET", agentPath(bobID, "/activeCases"), ""))
+	c.expect(200, bearer(tok, "POST", agentPath(bobID, "/actions/startNext"), ""))
+	_, b, _ := c.do(bearer(tok, "GET", agentPath(bobID, "/activeCases"), ""))
 	mustJSON(t, b, &listed)
 	if len(listed) != 1 || !strings.Contains(string(listed[0]), fmt.Sprint(second["caseId"])) {
 		t.Fatalf("bob's listing: got %s, want the second case", b)

@@ -30,19 +30,25 @@ type composeService struct {
 	Ports       []string          `yaml:"ports"`
 }
 
-// readCompose parses the repository's docker-compose.yml (anchors and merge keys resolved).
-func readCompose(t *testing.T) map[string]composeService {
+// readYAML decodes a YAML file of the repository, named from its root, into v.
+func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
-	b, err := os.ReadFile("../../docker-compose.yml")
+	b, err := os.ReadFile(filepath.Join("../..", path))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := yaml.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// readCompose parses the repository's docker-compose.yml (anchors and merge keys resolved).
+func readCompose(t *testing.T) map[string]composeService {
+	t.Helper()
 	var f struct {
 		Services map[string]composeService `yaml:"services"`
 	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		t.Fatalf("docker-compose.yml: %v", err)
-	}
+	readYAML(t, "docker-compose.yml", &f)
 	if len(f.Services) == 0 {
 		t.Fatal("docker-compose.yml: no services")
 	}
@@ -154,10 +160,6 @@ func TestCompose(t *testing.T) {
 	})
 
 	t.Run("prometheus targets", func(t *testing.T) {
-		b, err := os.ReadFile("../../deploy/prometheus.yml")
-		if err != nil {
-			t.Fatal(err)
-		}
 		var cfg struct {
 			ScrapeConfigs []struct {
 				JobName       string `yaml:"job_name"`
@@ -166,9 +168,7 @@ func TestCompose(t *testing.T) {
 				} `yaml:"static_configs"`
 			} `yaml:"scrape_configs"`
 		}
-		if err := yaml.Unmarshal(b, &cfg); err != nil {
-			t.Fatal(err)
-		}
+		readYAML(t, "deploy/prometheus.yml", &cfg)
 		scraped := map[string]bool{}
 		for _, sc := range cfg.ScrapeConfigs {
 			for _, st := range sc.StaticConfigs {
@@ -202,19 +202,13 @@ func TestCompose(t *testing.T) {
 	})
 
 	t.Run("grafana", func(t *testing.T) {
-		b, err := os.ReadFile("../../deploy/grafana/provisioning/datasources/prometheus.yml")
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ds struct {
 			Datasources []struct {
 				UID string `yaml:"uid"`
 				URL string `yaml:"url"`
 			} `yaml:"datasources"`
 		}
-		if err := yaml.Unmarshal(b, &ds); err != nil {
-			t.Fatal(err)
-		}
+		readYAML(t, "deploy/grafana/provisioning/datasources/prometheus.yml", &ds)
 		if len(ds.Datasources) != 1 || ds.Datasources[0].URL != "http://prometheus:9090" || ds.Datasources[0].UID != "prometheus" {
 			t.Errorf("data sources: got %+v, want the prometheus service", ds.Datasources)
 		}

@@ -205,7 +205,7 @@ func TestUploadRefusals(t *testing.T) {
 	open := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	complaint := c.openCase("SUPPORT", "COMPLAINT") // bob may not handle complaints
 	closed := c.openCase("ACCOUNTS", "LOST_CARD")
-	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`))
+	c.transition(closed, "Closed")
 	file := upload{field: "file", filename: "a.txt", contentType: "text/plain", data: []byte("hello")}
 	other := file
 	other.field = "document"
@@ -304,10 +304,7 @@ func TestDeleteThenDownload(t *testing.T) {
 	id := c.openCase("ACCOUNTS", "OPEN_ACCOUNT")
 	keep := c.uploaded(id, upload{field: "file", filename: "keep.txt", data: []byte("keep")})
 	gone := c.uploaded(id, upload{field: "file", filename: "gone.txt", data: []byte("gone")})
-	st, b, _ := c.do(asOperator(alice, alicePW, "DELETE", fmt.Sprintf("/cases/%d/files/%s", id, gone), ""))
-	if st != http.StatusOK {
-		t.Fatalf("delete: got %d %s, want 200", st, b)
-	}
+	b := c.expect(http.StatusOK, asOperator(alice, alicePW, "DELETE", fmt.Sprintf("/cases/%d/files/%s", id, gone), ""))
 	var out struct {
 		Case struct {
 			Attachements []struct {

@@ -172,6 +172,12 @@ func (c *client) openCaseIDs(category, typeCode string) (id int64, caseID string
 	return out.Case.ID, out.Case.CaseID
 }
 
+// transition moves a case to a status as alice.
+func (c *client) transition(id int64, status string) {
+	c.t.Helper()
+	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", id), fmt.Sprintf(`{"statusName":%q}`, status)))
+}
+
 // openAssigned opens an OPEN_ACCOUNT case as alice, assigns it to the operator with the
 // given email, and returns its ids.
 func (c *client) openAssigned(email string) (id int64, caseID string) {

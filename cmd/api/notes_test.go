@@ -18,7 +18,7 @@ func TestEditNoteContract(t *testing.T) {
 	for _, cid := range []int64{id, complaint, closed} {
 		c.expect(http.StatusCreated, asOperator(alice, alicePW, "POST", fmt.Sprintf("/cases/%d/notes", cid), `{"description":"called back"}`))
 	}
-	c.expect(http.StatusCreated, asOperator(alice, alicePW, "PUT", fmt.Sprintf("/cases/%d/transitions", closed), `{"statusName":"Closed"}`))
+	c.transition(closed, "Closed")
 	path := func(cid int64) string { return fmt.Sprintf("/cases/%d/notes", cid) }
 	for _, tt := range []struct {
 		name   string

@@ -210,9 +210,11 @@ type sdkCase struct {
 	} `json:"assignment"`
 }
 
-// caseOf decodes the "case" member of a create, update, transition or assignment answer.
-func caseOf(t testing.TB, a sdkAnswer) sdkCase {
+// created fails the test unless the SDK returns a result with status 201, and returns its
+// "case" member: the answer to a create, update, transition or assignment.
+func (a sdkAnswer) created(t testing.TB) sdkCase {
 	t.Helper()
+	a.ok(t, http.StatusCreated)
 	var out struct {
 		Case *sdkCase `json:"case"`
 	}
@@ -272,7 +274,7 @@ func sdkWithCase(t *testing.T, body string) (*Main, *sdkClient, sdkCase) {
 	t.Helper()
 	m := startAPI(t, t.TempDir())
 	sdk := newSDK(t, m, alice, alicePW)
-	return m, sdk, caseOf(t, sdk.call("POST", "/cases", body))
+	return m, sdk, sdk.call("POST", "/cases", body).created(t)
 }
 
 func TestSDKCreateCase(t *testing.T) {
@@ -282,8 +284,7 @@ func TestSDKCreateCase(t *testing.T) {
 	before := streamMessages(t, m)
 	t.Run("minimal", func(t *testing.T) {
 		a := sdk.call("POST", "/cases", sdkCreateMinimal)
-		a.ok(t, http.StatusCreated)
-		c := caseOf(t, a)
+		c := a.created(t)
 		if c.ID <= 0 || c.CategoryCode != "ACCOUNTS" || c.TypeCode != "LOST_CARD" || c.Status != "Waiting" || c.Resolution != "" ||
 			len(c.Comments) != 0 || c.Comments == nil || c.CaseData == nil || len(c.CaseData) != 0 || c.Attachements == nil {
 			t.Fatalf("got %+v from %s", c, a.body)
@@ -291,8 +292,7 @@ func TestSDKCreateCase(t *testing.T) {
 	})
 	t.Run("description and case data", func(t *testing.T) {
 		a := sdk.call("POST", "/cases", sdkCreateFull)
-		a.ok(t, http.StatusCreated)
-		c := caseOf(t, a)
+		c := a.created(t)
 		if got, want := c.notes(t), []string{"card swallowed by ATM 24/7 at Café \"Nord\" 😀"}; !reflect.DeepEqual(got, want) {
 			t.Errorf("comments: got %q, want %q", got, want)
 		}
@@ -304,9 +304,7 @@ func TestSDKCreateCase(t *testing.T) {
 		}
 	})
 	t.Run("pending", func(t *testing.T) {
-		a := sdk.call("POST", "/cases", sdkCreatePending)
-		a.ok(t, http.StatusCreated)
-		if c := caseOf(t, a); c.Status != "Pending" || !reflect.DeepEqual(c.notes(t), []string{"pending one"}) {
+		if c := sdk.call("POST", "/cases", sdkCreatePending).created(t); c.Status != "Pending" || !reflect.DeepEqual(c.notes(t), []string{"pending one"}) {
 			t.Fatalf("got %+v", c)
 		}
 	})
@@ -354,8 +352,7 @@ func TestSDKUpdateCase(t *testing.T) {
 	full := `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Resolved","resolution":"card replaced","caseData":{"branch":"south"},"comments":[{"description":"moved to accounts\/opening"}]}`
 	t.Run("everything", func(t *testing.T) {
 		a := sdk.call("PUT", path, full)
-		a.ok(t, http.StatusCreated)
-		c := caseOf(t, a)
+		c := a.created(t)
 		if c.ID != created.ID || c.TypeCode != "OPEN_ACCOUNT" || c.CategoryCode != "ACCOUNTS" || c.Status != "Resolved" ||
 			c.Resolution != "card replaced" || !reflect.DeepEqual(c.CaseData, map[string]any{"branch": "south"}) {
 			t.Fatalf("got %+v from %s", c, a.body)
@@ -370,9 +367,7 @@ func TestSDKUpdateCase(t *testing.T) {
 	})
 	t.Run("the same again without a description writes nothing", func(t *testing.T) {
 		before := caseEvents(t, m, created.ID)
-		a := sdk.call("PUT", path, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Resolved","resolution":"card replaced","caseData":{"branch":"south"}}`)
-		a.ok(t, http.StatusCreated)
-		if c := caseOf(t, a); c.Status != "Resolved" || len(c.Comments) != 2 {
+		if c := sdk.call("PUT", path, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Resolved","resolution":"card replaced","caseData":{"branch":"south"}}`).created(t); c.Status != "Resolved" || len(c.Comments) != 2 {
 			t.Fatalf("got %+v", c)
 		}
 		if after := caseEvents(t, m, created.ID); after != before {
@@ -380,18 +375,16 @@ func TestSDKUpdateCase(t *testing.T) {
 		}
 	})
 	t.Run("status only, nulls kept", func(t *testing.T) {
-		other := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal))
-		a := sdk.call("PUT", fmt.Sprintf("/cases/%d", other.ID), `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Pending","resolution":null}`)
-		a.ok(t, http.StatusCreated)
-		if c := caseOf(t, a); c.Status != "Pending" || c.TypeCode != "LOST_CARD" || len(c.Comments) != 0 {
+		other := sdk.call("POST", "/cases", sdkCreateMinimal).created(t)
+		if c := sdk.call("PUT", fmt.Sprintf("/cases/%d", other.ID), `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Pending","resolution":null}`).created(t); c.Status != "Pending" || c.TypeCode != "LOST_CARD" || len(c.Comments) != 0 {
 			t.Fatalf("got %+v", c)
 		}
 		if got, want := caseTypes(t, m, other.ID), []string{events.TypeCaseOpened, events.TypeCaseStatusChanged}; !reflect.DeepEqual(got, want) {
 			t.Fatalf("events: got %v, want %v", got, want)
 		}
 	})
-	open := caseOf(t, sdk.call("POST", "/cases", sdkCreateMinimal))
-	complaint := caseOf(t, sdk.call("POST", "/cases", `{"categoryCode":"SUPPORT","typeCode":"COMPLAINT","status":null,"resolution":null}`))
+	open := sdk.call("POST", "/cases", sdkCreateMinimal).created(t)
+	complaint := sdk.call("POST", "/cases", `{"categoryCode":"SUPPORT","typeCode":"COMPLAINT","status":null,"resolution":null}`).created(t)
 	openPath := fmt.Sprintf("/cases/%d", open.ID)
 	refusals := []struct {
 		name, user, pw, path, body string
@@ -422,9 +415,7 @@ func TestSDKUpdateCase(t *testing.T) {
 		t.Fatalf("refusals wrote %d events", after-before)
 	}
 	t.Run("close the resolved case", func(t *testing.T) {
-		a := sdk.call("PUT", path, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Closed","resolution":null}`)
-		a.ok(t, http.StatusCreated)
-		if c := caseOf(t, a); c.Status != "Closed" || c.Resolution != "card replaced" {
+		if c := sdk.call("PUT", path, `{"categoryCode":"ACCOUNTS","typeCode":"OPEN_ACCOUNT","status":"Closed","resolution":null}`).created(t); c.Status != "Closed" || c.Resolution != "card replaced" {
 			t.Fatalf("got %+v", c)
 		}
 	})
@@ -449,9 +440,7 @@ func TestSDKUpdateStatusCase(t *testing.T) {
 	t.Parallel()
 	_, sdk, created := sdkWithCase(t, sdkCreateMinimal)
 	path := fmt.Sprintf("/cases/%d/transitions", created.ID)
-	a := sdk.call("PUT", path, `{"statusName":"Pending"}`)
-	a.ok(t, http.StatusCreated)
-	if c := caseOf(t, a); c.Status != "Pending" {
+	if c := sdk.call("PUT", path, `{"statusName":"Pending"}`).created(t); c.Status != "Pending" {
 		t.Fatalf("got %+v", c)
 	}
 	// updateStatusCase(id) with no status sends null.
@@ -466,8 +455,7 @@ func TestSDKAssignCase(t *testing.T) {
 	_, sdk, created := sdkWithCase(t, sdkCreateMinimal)
 	path := fmt.Sprintf("/cases/%d/assignment", created.ID)
 	a := sdk.call("PUT", path, `{"email":"bob@example.com"}`)
-	a.ok(t, http.StatusCreated)
-	if c := caseOf(t, a); c.Status != "Active" || c.Assignment.Operator == nil || c.Assignment.Operator.Email != bob || c.Assignment.Group != nil {
+	if c := a.created(t); c.Status != "Active" || c.Assignment.Operator == nil || c.Assignment.Operator.Email != bob || c.Assignment.Group != nil {
 		t.Fatalf("got %+v from %s", c, a.body)
 	}
 	// assignCase(id) with no email sends null; the Assign-case pairs are the contract's own.

@@ -210,6 +210,14 @@ type sdkCase struct {
 	} `json:"assignment"`
 }
 
+// decode fails the test unless the SDK returns a result with status 200, and decodes it
+// into v.
+func (a sdkAnswer) decode(t testing.TB, v any) {
+	t.Helper()
+	a.ok(t, http.StatusOK)
+	mustJSON(t, a.body, v)
+}
+
 // created fails the test unless the SDK returns a result with status 201, and returns its
 // "case" member: the answer to a create, update, transition or assignment.
 func (a sdkAnswer) created(t testing.TB) sdkCase {
@@ -268,19 +276,23 @@ const (
 	sdkCreatePending = `{"categoryCode":"ACCOUNTS","typeCode":"LOST_CARD","status":"Pending","resolution":null,"comments":[{"description":"pending one"}]}`
 )
 
-// sdkWithCase starts an api, and returns it, alice's SDK session, and a case she created
-// with the given body.
-func sdkWithCase(t *testing.T, body string) (*Main, *sdkClient, sdkCase) {
+// startSDK starts an api and returns it and alice's SDK session.
+func startSDK(t *testing.T) (*Main, *sdkClient) {
 	t.Helper()
 	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
+	return m, newSDK(t, m, alice, alicePW)
+}
+
+// sdkWithCase is startSDK with a case alice created with the given body.
+func sdkWithCase(t *testing.T, body string) (*Main, *sdkClient, sdkCase) {
+	t.Helper()
+	m, sdk := startSDK(t)
 	return m, sdk, sdk.call("POST", "/cases", body).created(t)
 }
 
 func TestSDKCreateCase(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
+	m, sdk := startSDK(t)
 	before := streamMessages(t, m)
 	t.Run("minimal", func(t *testing.T) {
 		a := sdk.call("POST", "/cases", sdkCreateMinimal)
@@ -426,9 +438,8 @@ func TestSDKGetCase(t *testing.T) {
 	_, sdk, created := sdkWithCase(t, sdkCreateFull)
 	// getCases(id) reads the answer itself as the case.
 	a := sdk.call("GET", fmt.Sprintf("/cases/%d", created.ID), "")
-	a.ok(t, http.StatusOK)
 	var c sdkCase
-	mustJSON(t, a.body, &c)
+	a.decode(t, &c)
 	if !reflect.DeepEqual(c, created) {
 		t.Fatalf("got %+v, want the case as created %+v", c, created)
 	}
@@ -481,9 +492,8 @@ func TestSDKAddNote(t *testing.T) {
 
 func TestSDKGetCaseStatus(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	a := newSDK(t, m, alice, alicePW).call("GET", "/cases/status", "")
-	a.ok(t, http.StatusOK)
+	_, sdk := startSDK(t)
+	a := sdk.call("GET", "/cases/status", "")
 	var out struct {
 		CaseStatuses []struct {
 			StatusName string `json:"statusName"`
@@ -491,7 +501,7 @@ func TestSDKGetCaseStatus(t *testing.T) {
 			FinalState bool   `json:"finalState"`
 		} `json:"caseStatuses"`
 	}
-	mustJSON(t, a.body, &out)
+	a.decode(t, &out)
 	var names []string
 	for _, s := range out.CaseStatuses {
 		names = append(names, s.StatusName)
@@ -506,21 +516,19 @@ func TestSDKGetCaseStatus(t *testing.T) {
 
 func TestSDKGetTypeCategory(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
+	_, sdk := startSDK(t)
 	raw := sdk.request("GET", "/cases/typecategory?visibility=app", "", true)
 	if !bytes.HasPrefix(raw, []byte("GET /api/v4/cases/typecategory?"+tpQuery+"&visibility=app HTTP/1.1\r\n")) {
 		t.Fatalf("request line: got %q", raw)
 	}
 	a := sdk.send(raw)
-	a.ok(t, http.StatusOK)
 	var out struct {
 		CaseTypeCategories []struct {
 			CaseTypeCode     string `json:"caseTypeCode"`
 			CaseCategoryCode string `json:"caseCategoryCode"`
 		} `json:"caseTypeCategories"`
 	}
-	mustJSON(t, a.body, &out)
+	a.decode(t, &out)
 	got := map[string]string{}
 	for _, tc := range out.CaseTypeCategories {
 		got[tc.CaseTypeCode] = tc.CaseCategoryCode
@@ -533,13 +541,12 @@ func TestSDKGetTypeCategory(t *testing.T) {
 
 func TestSDKIsAlive(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	a := newSDK(t, m, alice, alicePW).call("GET", "/isAlive", "")
-	a.ok(t, http.StatusOK)
+	_, sdk := startSDK(t)
+	a := sdk.call("GET", "/isAlive", "")
 	var out struct {
 		IsAlive any `json:"isAlive"`
 	}
-	mustJSON(t, a.body, &out)
+	a.decode(t, &out)
 	if out.IsAlive != true {
 		t.Fatalf("got %s, want isAlive true", a.body)
 	}
@@ -547,17 +554,15 @@ func TestSDKIsAlive(t *testing.T) {
 
 func TestSDKLoginLogout(t *testing.T) {
 	t.Parallel()
-	m := startAPI(t, t.TempDir())
-	sdk := newSDK(t, m, alice, alicePW)
+	_, sdk := startSDK(t)
 	// login sends no Basic; the SDK then keeps the principal and password for Basic.
 	a := sdk.send(sdk.request("POST", "/signin", `{"principal":"alice@example.com","password":"alice-password"}`, false))
-	a.ok(t, http.StatusOK)
 	var ctx struct {
 		SimpleProfile struct {
 			Email string `json:"email"`
 		} `json:"simpleProfile"`
 	}
-	mustJSON(t, a.body, &ctx)
+	a.decode(t, &ctx)
 	if ctx.SimpleProfile.Email != alice {
 		t.Fatalf("got %s", a.body)
 	}

@@ -78,10 +78,10 @@ func benchActiveLog(b *testing.B) []eventstore.Record {
 // BenchmarkActiveCases lists one agent's 100 active cases among 100k active cases of 1k
 // agents: the model query, the listing with directory names, and its JSON encoding.
 func BenchmarkActiveCases(b *testing.B) {
-	d := demoDir()
+	d := demoDir(b)
 	for i := range 1000 {
 		d.define(
-			events.Operator{UserID: agentID(i), DisplayName: fmt.Sprint("Agent ", i), Initials: "AG"},
+			events.Operator{UserID: agentID(i), DisplayName: fmt.Sprint("Agent ", i), Initials: "AG", Units: []string{"u1"}, Workspaces: []string{"ws1"}},
 			events.AgentUnitSelected{UserID: agentID(i), UnitID: "u1"},
 			events.AgentWorkspaceSelected{UserID: agentID(i), WorkspaceID: "ws1"},
 		)
@@ -127,10 +127,10 @@ func BenchmarkApply(b *testing.B) {
 // BenchmarkServiceActiveCases is BenchmarkActiveCases over NATS: client, embedded server,
 // micro service, and the raw listing passed back.
 func BenchmarkServiceActiveCases(b *testing.B) {
-	d := demoDir()
+	d := demoDir(b)
 	for i := range 1000 {
 		d.define(
-			events.Operator{UserID: agentID(i), DisplayName: fmt.Sprint("Agent ", i)},
+			events.Operator{UserID: agentID(i), DisplayName: fmt.Sprint("Agent ", i), Units: []string{"u1"}, Workspaces: []string{"ws1"}},
 			events.AgentUnitSelected{UserID: agentID(i), UnitID: "u1"},
 			events.AgentWorkspaceSelected{UserID: agentID(i), WorkspaceID: "ws1"},
 		)

@@ -138,7 +138,7 @@ func testAnswers(t *testing.T, open openQueries) {
 // the requested sequence, newest first, in pages; a request for a later directory sequence
 // waits for it.
 func testOperatorCases(t *testing.T, open openQueries) {
-	d := newFakeDir()
+	d := newDir(t)
 	d.define(events.OperatorGroup{GroupID: "g1", Name: "g1", Members: []string{"b"}})
 	p := NewProjector(d)
 	q := open(t, p, 5*time.Second)
@@ -273,17 +273,17 @@ func testNotCaughtUp(t *testing.T, open openQueries) {
 	p := demoProjector(t)
 	q := open(t, p, 50*time.Millisecond)
 	ctx := context.Background()
-	ahead := p.Model().LastSeq() + 100
+	ahead, dirAhead := p.Model().LastSeq()+100, p.Directory().LastSeq()+100
 	calls := []struct {
 		name string
 		call func(ctx context.Context) error
 	}{
 		{"ActiveCases", func(ctx context.Context) error { _, err := q.ActiveCases(ctx, "a", ahead, 0); return err }},
-		{"AssignedOpen", func(ctx context.Context) error { _, err := q.AssignedOpen(ctx, "a", 0, 1); return err }},
+		{"AssignedOpen", func(ctx context.Context) error { _, err := q.AssignedOpen(ctx, "a", 0, dirAhead); return err }},
 		{"OperatorCases", func(ctx context.Context) error { _, err := q.OperatorCases(ctx, "a", 0, 1, ahead, 0); return err }},
-		{"NextWaiting", func(ctx context.Context) error { _, err := q.NextWaiting(ctx, nil, nil, 1, 0, 1); return err }},
+		{"NextWaiting", func(ctx context.Context) error { _, err := q.NextWaiting(ctx, nil, nil, 1, 0, dirAhead); return err }},
 		{"QueuePosition", func(ctx context.Context) error { _, _, err := q.QueuePosition(ctx, 1, ahead, 0); return err }},
-		{"CaseLookup", func(ctx context.Context) error { _, _, err := q.CaseLookup(ctx, "x", 0, 1); return err }},
+		{"CaseLookup", func(ctx context.Context) error { _, _, err := q.CaseLookup(ctx, "x", 0, dirAhead); return err }},
 	}
 	for _, tt := range calls {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,15 +12,16 @@ import (
 )
 
 // demoDir is a directory with the names the listing tests show.
-func demoDir() *fakeDir {
-	d := newFakeDir()
+func demoDir(tb testing.TB) testDir {
+	d := newDir(tb)
 	d.define(
 		events.Unit{UnitID: "u1", Name: "Main branch"},
 		events.Inbox{InboxID: "in1", UnitID: "u1", Name: "Front desk", ColorCode: "#3366ff"},
 		events.ServiceType{ServiceTypeID: "type-1", Code: "T1", Name: "Passport renewal", ServiceCategoryID: "cat-1"},
 		events.ServiceCategory{ServiceCategoryID: "cat-1", Code: "C1", Name: "Documents"},
-		events.Operator{UserID: "a", Email: "ada@example.com", DisplayName: "Ada Lovelace", Initials: "AL", Picture: "https://example.com/ada.png"},
-		events.Operator{UserID: "b", Email: "bob@example.com", DisplayName: "Bob", Initials: "B"},
+		events.Workspace{WorkspaceID: "ws1", UnitID: "u1", Name: "Front", InboxIDs: []string{"in1"}},
+		events.Operator{UserID: "a", Email: "ada@example.com", DisplayName: "Ada Lovelace", Initials: "AL", Picture: "https://example.com/ada.png", Units: []string{"u1"}, Workspaces: []string{"ws1"}},
+		events.Operator{UserID: "b", Email: "bob@example.com", DisplayName: "Bob", Initials: "B", Units: []string{"u1"}, Workspaces: []string{"ws1"}},
 	)
 	return d
 }
@@ -49,7 +50,7 @@ func TestListingGolden(t *testing.T) {
 			Rank: 2, UnitID: "u1", InboxID: "in-gone",
 		},
 	}
-	got, err := json.MarshalIndent(Listing(rows, demoDir()), "", "  ")
+	got, err := json.MarshalIndent(Listing(rows, demoDir(t)), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestListingGolden(t *testing.T) {
 
 func TestListingEmpty(t *testing.T) {
 	for _, rows := range [][]CaseRow{nil, {}} {
-		got, err := json.Marshal(Listing(rows, demoDir()))
+		got, err := json.Marshal(Listing(rows, demoDir(t)))
 		if err != nil {
 			t.Fatal(err)
 		}

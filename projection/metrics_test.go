@@ -16,17 +16,6 @@ import (
 	"github.com/casestream/casestream/internal/eventually"
 )
 
-// AgentsByUnit makes fakeDir report the agents with a current unit, as directory.Directory does.
-func (d *fakeDir) AgentsByUnit() map[string]int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := map[string]int{}
-	for _, u := range d.agentUnit {
-		out[u]++
-	}
-	return out
-}
-
 // gathered returns the value of the sample of name with the given label values (in the
 // order of the label names, sorted), and whether there is one.
 func gathered(t *testing.T, reg *prometheus.Registry, name string, labels ...string) (float64, bool) {
@@ -76,8 +65,8 @@ func TestCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := newFakeDir()
-	dir.agentUnit["a"], dir.agentUnit["b"] = "u1", "u1"
+	dir := newDir(t)
+	dir.define(events.AgentUnitSelected{UserID: "a", UnitID: "u1"}, events.AgentUnitSelected{UserID: "b", UnitID: "u1"})
 	p := NewProjector(dir)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(p, js))
@@ -113,7 +102,7 @@ func TestCollector(t *testing.T) {
 // TestReadWaitsAndLag checks that a read that has to wait is counted by how it ended, one
 // that need not is not counted, and that a followed record's lag from its occurredAt is observed.
 func TestReadWaitsAndLag(t *testing.T) {
-	p := NewProjector(newFakeDir())
+	p := NewProjector(newDir(t))
 	released, expired := ReadWaits.WithLabelValues("released"), ReadWaits.WithLabelValues("expired")
 	r0, e0 := testutil.ToFloat64(released), testutil.ToFloat64(expired)
 

@@ -15,14 +15,15 @@ import (
 	"github.com/casestream/casestream/internal/eventstore"
 )
 
-// world is a random history of cases: commands decided by aggregate.Case against a fake
-// directory, appended to an eventstore.Memory, folded into a model as they are written, and
-// tracked by a brute-force reference computed from the aggregates' states.
+// world is a random history of cases: commands decided by aggregate.Case against the
+// directory view the programs use, appended to an eventstore.Memory, folded into a model as
+// they are written, and tracked by a brute-force reference computed from the aggregates'
+// states.
 type world struct {
 	t     *testing.T
 	seed  uint64
 	rng   *rand.Rand
-	dir   *fakeDir
+	dir   testDir
 	store *eventstore.Memory
 	model *Model
 	clock time.Time
@@ -51,7 +52,7 @@ var (
 )
 
 func newWorld(t *testing.T, seed uint64) *world {
-	d := newFakeDir()
+	d := newDir(t)
 	for i, a := range propAgents {
 		d.define(events.Operator{UserID: a, Email: fmt.Sprintf("op%d@example.com", i+1), DisplayName: a, ServiceTypes: []string{"*"}})
 	}

@@ -14,7 +14,7 @@ import (
 // holding cases 1 and 2 active for a and case 3 waiting.
 func demoProjector(tb testing.TB) *Projector {
 	tb.Helper()
-	d := demoDir()
+	d := demoDir(tb)
 	d.define(
 		events.Operator{UserID: "nounit", DisplayName: "No Unit"},
 		events.Operator{UserID: "nows", DisplayName: "No Workspace"},
@@ -100,14 +100,16 @@ func TestWaitFor(t *testing.T) {
 	t.Run("waits for both streams", func(t *testing.T) {
 		p := demoProjector(t)
 		done := make(chan error, 1)
-		go func() { done <- p.WaitFor(context.Background(), 6, 1) }()
+		dirSeq := p.Directory().LastSeq() + 1
+		go func() { done <- p.WaitFor(context.Background(), 6, dirSeq) }()
 		p.ApplyCases(caseRecord(t, 6, 3, t0, toGroup("g")))
+		waitWaiters(t, p, 1) // still waiting, for the directory record
 		select {
 		case err := <-done:
 			t.Fatalf("returned %v before the directory record", err)
 		default:
 		}
-		p.ApplyDirectory(dirRecord(t, 1, events.Unit{UnitID: "u2", Name: "Second"}))
+		p.ApplyDirectory(dirRecord(t, dirSeq, events.Unit{UnitID: "u2", Name: "Second"}))
 		if err := <-done; err != nil {
 			t.Fatalf("got %v, want nil", err)
 		}

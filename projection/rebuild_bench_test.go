@@ -36,7 +36,7 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 	}
 	<-js.PublishAsyncComplete()
-	d := demoDir()
+	d := demoDir(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/pipeline"
 )
 
 // entry is one stored message as casectl reads it: where and when it was stored, its
@@ -165,59 +165,25 @@ func (m *Main) scan(ctx context.Context, stream, filter string, sp span, follow 
 	// A read of the log decodes beside delivery and the caller's fold: the reader hands
 	// each message to decoders (decodeWorkers of them) and, in stream order, to this
 	// goroutine, which waits for its decoding and calls fn.
-	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel below has stopped the reader, which stops the decoders
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type pending struct {
-		e    entry
-		done chan struct{} // closed once e.dec is set
-	}
-	work := make(chan *pending, readPipeline)
-	order := make(chan *pending, readPipeline)
-	var readErr error // set by the reader before it closes order
-	for range decodeWorkers {
-		wg.Go(func() {
-			for p := range work {
-				d := decode(p.e.Data)
-				p.e.dec = &d
-				close(p.done)
+	last := false
+	return pipeline.Ordered(ctx, decodeWorkers, readPipeline,
+		func(ctx context.Context) (entry, bool, error) {
+			if last {
+				return entry{}, false, nil
 			}
-		})
-	}
-	wg.Go(func() {
-		defer close(order)
-		defer close(work)
-		for {
 			e, md, err := next(ctx)
-			if err != nil {
-				readErr = err
-				return
+			if err != nil || e.Seq > end {
+				return entry{}, false, err
 			}
-			if e.Seq > end {
-				return
-			}
-			p := &pending{e: e, done: make(chan struct{})}
-			for _, ch := range []chan *pending{work, order} {
-				select {
-				case ch <- p:
-				case <-ctx.Done():
-					readErr = ctx.Err()
-					return
-				}
-			}
-			if e.Seq >= end || md.NumPending == 0 {
-				return
-			}
-		}
-	})
-	for p := range order {
-		<-p.done
-		if err := fn(p.e); err != nil {
-			return err
-		}
-	}
-	return readErr
+			last = e.Seq >= end || md.NumPending == 0
+			return e, true, nil
+		},
+		func(e entry) entry {
+			d := decode(e.Data)
+			e.dec = &d
+			return e
+		},
+		fn)
 }
 
 const (

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/casestream/casestream/events"
+	"github.com/casestream/casestream/internal/pipeline"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -57,9 +57,9 @@ var errReachedEnd = errors.New("eventstore: reached the end sequence")
 // the message at end (or after it) is delivered.
 //
 // A replay (end > 0) is a catch-up over many messages, where decoding costs as much as
-// delivery: it runs beside it, the consumer's loop handing each message to decoders
-// (decodeWorkers of them) and, in stream order, to the caller's goroutine, which waits for
-// each message's decoding and calls fn. Following live (end == 0), messages come one at a
+// delivery: it runs beside it (pipeline.Ordered), the consumer's loop handing each message to
+// decoders (decodeWorkers of them) and, in stream order, to the caller's goroutine, which
+// waits for each message's decoding and calls fn. Following live (end == 0), messages come one at a
 // time and every hand-off between goroutines would add to the lag: each is decoded and
 // applied in the consumer's loop.
 func follow(ctx context.Context, js jetstream.JetStream, stream string, after, end uint64, fn func(Record)) error {
@@ -102,61 +102,36 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 		}
 	}
 
-	var wg sync.WaitGroup
-	defer wg.Wait() // after cancel below has stopped the reader, which stops the decoders
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *delivery, followPipeline)
-	order := make(chan *delivery, followPipeline)
-	var readErr error // set by the reader before it closes order
-	for range decodeWorkers {
-		wg.Go(func() {
-			for d := range work {
-				d.decode()
-				close(d.done)
+	err = pipeline.Ordered(ctx, decodeWorkers, followPipeline,
+		func(ctx context.Context) (*delivery, bool, error) {
+			for {
+				msg, err := it.Next(jetstream.NextContext(ctx))
+				if err != nil {
+					return nil, false, err
+				}
+				md, err := msg.Metadata()
+				if err != nil {
+					slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
+					continue
+				}
+				return &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data()}, true, nil
 			}
+		},
+		func(d *delivery) *delivery { d.decode(); return d },
+		func(d *delivery) error {
+			fn(d.rec)
+			if d.seq >= end {
+				return errReachedEnd
+			}
+			return nil
 		})
-	}
-	wg.Go(func() {
-		defer close(order)
-		defer close(work)
-		for {
-			msg, err := it.Next(jetstream.NextContext(ctx))
-			if err != nil {
-				readErr = err
-				return
-			}
-			md, err := msg.Metadata()
-			if err != nil {
-				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
-				continue
-			}
-			d := &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data(), done: make(chan struct{})}
-			select {
-			case work <- d:
-			case <-ctx.Done():
-				readErr = ctx.Err()
-				return
-			}
-			select {
-			case order <- d:
-			case <-ctx.Done():
-				readErr = ctx.Err()
-				return
-			}
-		}
-	})
-	for d := range order {
-		<-d.done
-		fn(d.rec)
-		if end > 0 && d.seq >= end {
-			return errReachedEnd
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	switch {
+	case errors.Is(err, errReachedEnd):
 		return err
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
-	return fmt.Errorf("eventstore: follow %s: %w", stream, readErr)
+	return fmt.Errorf("eventstore: follow %s: %w", stream, err)
 }
 
 const (
@@ -173,7 +148,6 @@ type delivery struct {
 	header  nats.Header
 	data    []byte
 	rec     Record
-	done    chan struct{} // closed once decoded
 }
 
 // decode fills rec from the message: the envelope, and its data when the type is known. A

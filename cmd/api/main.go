@@ -23,7 +23,6 @@ import (
 	"github.com/casestream/casestream/internal/files"
 	"github.com/casestream/casestream/internal/httpapi"
 	"github.com/casestream/casestream/internal/logs"
-	"github.com/casestream/casestream/internal/natsauth"
 )
 
 func main() {
@@ -51,32 +50,20 @@ func main() {
 	}
 }
 
-// Config is the api's configuration; every flag has an environment twin.
+// Config is the api's configuration; every flag has an environment twin. The flags set the
+// fields of the embedded app.Config that a process of the api has, and the fields below,
+// from which Run derives the rest (GroupCommit, Directory, Attempts' trusted proxies,
+// AdminTokens, Logger).
 type Config struct {
-	Addr       string
-	Data       string
-	NATSURL    string
-	NATSAuth   natsauth.ClientConfig
-	NATSListen string
-	Replicas   int
-	SyncAlways bool
+	app.Config
 	// Durability is "sync" (SyncAlways decides) or "group" (app.Config.GroupCommit).
 	Durability    string
 	DirectoryFile string
-	Projector     bool
 	Demo          bool
-	// MaxAttachmentBytes limits one file attached to a case.
-	MaxAttachmentBytes int64
-	// BcryptCost hashes bootstrap secrets; bcrypt's default unless set (tests lower it).
-	BcryptCost int
-	// BasePath is a second base path of the operator API besides /api/v4, such as
-	// /acme/api/v4 (httpapi.CheckBasePath); empty for none.
-	BasePath string
 	// TrustedProxies are the proxies whose X-Forwarded-For names the client address that
-	// failed credential checks are counted against.
+	// failed credential checks are counted against. Attempts, if set, replaces
+	// httpapi.DefaultAttemptLimits but for them.
 	TrustedProxies []netip.Prefix
-	// Attempts, if set, replaces httpapi.DefaultAttemptLimits (TrustedProxies still applies).
-	Attempts *httpapi.AttemptLimits
 	// Log says how ParseFlags builds Main.Logger.
 	Log logs.Config
 	// AdminTokensFile names the admin API's tokens (httpapi.ParseAdminTokens); empty
@@ -98,7 +85,10 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Durability: "sync", Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
+		Config: Config{
+			Config:     app.Config{Addr: ":8080", Data: "./data", NATSListen: "127.0.0.1:4222", Replicas: 1, SyncAlways: true, Projector: true, MaxAttachmentBytes: files.DefaultMaxBytes},
+			Durability: "sync",
+		},
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)),
 		Stdout: os.Stdout,
 	}
@@ -231,17 +221,14 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	c := m.Config
-	m.app, err = app.Start(ctx, app.Config{
-		Addr: c.Addr, Data: c.Data, NATSURL: c.NATSURL, NATSAuth: c.NATSAuth, NATSListen: c.NATSListen, Replicas: c.Replicas,
-		SyncAlways: c.SyncAlways, GroupCommit: c.Durability == "group", Directory: f, DirectoryName: name, Projector: c.Projector,
-		MaxAttachmentBytes: c.MaxAttachmentBytes, BcryptCost: c.BcryptCost, BasePath: c.BasePath, Logger: m.Logger, Attempts: m.attemptLimits(),
-		AdminTokens: adminTokens,
-	})
-	if err != nil {
+	cfg := m.Config.Config
+	cfg.GroupCommit = m.Config.Durability == "group"
+	cfg.Directory, cfg.DirectoryName = f, name
+	cfg.Attempts, cfg.AdminTokens, cfg.Logger = m.attemptLimits(), adminTokens, m.Logger
+	if m.app, err = app.Start(ctx, cfg); err != nil {
 		return err
 	}
-	if c.Demo {
+	if m.Config.Demo {
 		if err := m.demo(ctx); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}

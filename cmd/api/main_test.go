@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/casestream/casestream/internal/app"
 	goldenfile "github.com/casestream/casestream/internal/golden"
 )
 
@@ -59,8 +60,8 @@ func startMain(t testing.TB, data string, mods []func(*Config), modMain func(*Ma
 	t.Helper()
 	m := NewMain()
 	m.Config = Config{
-		Addr: "127.0.0.1:0", Data: data, NATSListen: "", Replicas: 1, SyncAlways: false,
-		DirectoryFile: demoFileP, Projector: true, BcryptCost: bcrypt.MinCost,
+		Config:        app.Config{Addr: "127.0.0.1:0", Data: data, NATSListen: "", Replicas: 1, SyncAlways: false, Projector: true, BcryptCost: bcrypt.MinCost},
+		DirectoryFile: demoFileP,
 	}
 	for _, mod := range mods {
 		mod(&m.Config)

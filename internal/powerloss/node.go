@@ -118,43 +118,32 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	return &file{inner: fh.(*gofs.LoopbackFile), m: n.m, obj: o, sync: flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0}, fuseFlags, 0
 }
 
-// Mkdir records a new directory.
-func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+// newEntry runs mk, the loopback's making of the entry name in n, and records the new entry.
+func (n *node) newEntry(name string, out *fuse.EntryOut, mk func() (*gofs.Inode, syscall.Errno)) (*gofs.Inode, syscall.Errno) {
 	if !n.m.enter() {
 		return nil, syscall.EIO
 	}
 	defer n.m.leave()
-	ch, errno := n.LoopbackNode.Mkdir(ctx, name, mode, out)
+	ch, errno := mk()
 	if errno == 0 {
 		n.newChild(&out.Attr, name)
 	}
 	return ch, errno
+}
+
+// Mkdir records a new directory.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return n.newEntry(name, out, func() (*gofs.Inode, syscall.Errno) { return n.LoopbackNode.Mkdir(ctx, name, mode, out) })
 }
 
 // Mknod records a new file.
 func (n *node) Mknod(ctx context.Context, name string, mode, rdev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !n.m.enter() {
-		return nil, syscall.EIO
-	}
-	defer n.m.leave()
-	ch, errno := n.LoopbackNode.Mknod(ctx, name, mode, rdev, out)
-	if errno == 0 {
-		n.newChild(&out.Attr, name)
-	}
-	return ch, errno
+	return n.newEntry(name, out, func() (*gofs.Inode, syscall.Errno) { return n.LoopbackNode.Mknod(ctx, name, mode, rdev, out) })
 }
 
 // Symlink records a new symbolic link.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !n.m.enter() {
-		return nil, syscall.EIO
-	}
-	defer n.m.leave()
-	ch, errno := n.LoopbackNode.Symlink(ctx, target, name, out)
-	if errno == 0 {
-		n.newChild(&out.Attr, name)
-	}
-	return ch, errno
+	return n.newEntry(name, out, func() (*gofs.Inode, syscall.Errno) { return n.LoopbackNode.Symlink(ctx, target, name, out) })
 }
 
 // Link adds a name; the object is the target's.

@@ -59,9 +59,9 @@ var errReachedEnd = errors.New("eventstore: reached the end sequence")
 // A replay (end > 0) is a catch-up over many messages, where decoding costs as much as
 // delivery: it runs beside it (pipeline.Ordered), the consumer's loop handing each message to
 // decoders (decodeWorkers of them) and, in stream order, to the caller's goroutine, which
-// waits for each message's decoding and calls fn. Following live (end == 0), messages come one at a
-// time and every hand-off between goroutines would add to the lag: each is decoded and
-// applied in the consumer's loop.
+// waits for each message's decoding and calls fn. Following live (end == 0), messages come
+// one at a time and every hand-off between goroutines would add to the lag: each is decoded
+// and applied in the consumer's loop.
 func follow(ctx context.Context, js jetstream.JetStream, stream string, after, end uint64, fn func(Record)) error {
 	// One reset attempt: nats.go would retry a failed reset (the stream gone, NATS away) for
 	// ever, inside Next and deaf to ctx, which held up shutdown. FollowResuming retries

@@ -82,21 +82,30 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 	defer it.Stop()
 	// Stopping the iterator ends a reset in progress at its next attempt.
 	defer context.AfterFunc(ctx, it.Stop)()
-	if end == 0 {
+	// next returns the next message that has its metadata, as a delivery not yet decoded.
+	next := func(ctx context.Context) (delivery, error) {
 		for {
 			msg, err := it.Next(jetstream.NextContext(ctx))
 			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				return fmt.Errorf("eventstore: follow %s: %w", stream, err)
+				return delivery{}, err
 			}
 			md, err := msg.Metadata()
 			if err != nil {
 				slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
 				continue
 			}
-			d := delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data()}
+			return delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data()}, nil
+		}
+	}
+	if end == 0 {
+		for {
+			d, err := next(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("eventstore: follow %s: %w", stream, err)
+			}
 			d.decode()
 			fn(d.rec)
 		}
@@ -104,18 +113,8 @@ func follow(ctx context.Context, js jetstream.JetStream, stream string, after, e
 
 	err = pipeline.Ordered(ctx, decodeWorkers, followPipeline,
 		func(ctx context.Context) (*delivery, bool, error) {
-			for {
-				msg, err := it.Next(jetstream.NextContext(ctx))
-				if err != nil {
-					return nil, false, err
-				}
-				md, err := msg.Metadata()
-				if err != nil {
-					slog.Warn("eventstore: message without metadata skipped", "stream", stream, "subject", msg.Subject(), "err", err)
-					continue
-				}
-				return &delivery{seq: md.Sequence.Stream, subject: msg.Subject(), header: msg.Headers(), data: msg.Data()}, true, nil
-			}
+			d, err := next(ctx)
+			return &d, err == nil, err
 		},
 		func(d *delivery) *delivery { d.decode(); return d },
 		func(d *delivery) error {

@@ -38,7 +38,7 @@ const lastSeqsTimeout = 2 * time.Second
 
 // NewLastSeqs returns a LastSeqs reading the store's streams.
 func NewLastSeqs(s *JetStream, casesStream, directoryStream string) *LastSeqs {
-	return newLastSeqs(func(ctx context.Context, stream string) (uint64, error) { return s.LastSeq(ctx, stream) }, casesStream, directoryStream)
+	return newLastSeqs(s.LastSeq, casesStream, directoryStream)
 }
 
 func newLastSeqs(lastSeq func(ctx context.Context, stream string) (uint64, error), casesStream, directoryStream string) *LastSeqs {
